@@ -1,0 +1,234 @@
+"""The `roverbot` command line: run, sync, preview, poll, digest, status.
+
+Everything but `run` and `sync` works without a Discord token, so anyone can try the bot on real
+NASA data in a minute. Errors end with one clear line on stderr and a non-zero exit, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import compose, config as config_mod, logs, marstime, services
+from .models import NasaUnavailable, Post, UserFacingError
+
+log = logging.getLogger("roverbot.cli")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_UNAVAILABLE = 3
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_BAD_INPUT):
+        super().__init__(message)
+        self.code = code
+
+
+# ------------------------------------------------------------------ "/sol 3 navcam" -> a call
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    sol: int | None = None
+    camera: str | None = None
+
+
+COMMANDS = ("latest", "sol", "now")
+
+
+def parse_command(text: str) -> Command:
+    """Read a slash command as typed in Discord: `/sol 3 navcam`, `/latest mastcam`, `/now`.
+
+    Discord-style `sol:3 camera:navcam` is accepted too.
+    """
+    words = text.strip().split()
+    if not words:
+        raise CliError('give a command, e.g. "/sol 3 navcam"')
+    name = words[0].lstrip("/").lower()
+    if name not in COMMANDS:
+        raise CliError(f"unknown command /{name}; preview knows {', '.join('/' + c for c in COMMANDS)}")
+    named = {k.lower(): v for k, _, v in (w.partition(":") for w in words[1:] if ":" in w and not w.startswith(":"))}
+    rest = [w for w in words[1:] if not (":" in w and not w.startswith(":"))]
+    if name == "now":
+        if rest or named:
+            raise CliError("/now takes no arguments")
+        return Command("now")
+    if name == "latest":
+        camera = named.pop("camera", None) or (" ".join(rest) or None)
+        if named:
+            raise CliError(f"/latest has no option {next(iter(named))!r}")
+        return Command("latest", camera=camera)
+    sol_text = named.pop("sol", None)
+    if sol_text is None:
+        if not rest:
+            raise CliError("/sol needs a sol number, e.g. /sol 3 navcam")
+        sol_text, rest = rest[0], rest[1:]
+    camera = named.pop("camera", None) or (" ".join(rest) or None)
+    if named:
+        raise CliError(f"/sol has no option {next(iter(named))!r}")
+    try:
+        sol = int(sol_text)
+    except ValueError:
+        raise CliError(f"a sol is a whole number (0 is landing day), not {sol_text!r}") from None
+    return Command("sol", sol=sol, camera=camera)
+
+
+def parse_instant(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise CliError(f"--at wants an ISO time such as 2021-02-21T12:00:00Z, not {text!r}") from None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def fixed_clock(at: datetime | None) -> Callable[[], datetime]:
+    return (lambda: at) if at else services.system_clock
+
+
+# ------------------------------------------------------------------ output
+
+
+def emit(post: Post, as_json: bool, out: Path | None) -> None:
+    body = compose.payload(post)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "message.json").write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        for att in post.attachments:
+            (out / Path(att.filename).name).write_bytes(att.data)
+    if as_json:
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+    else:
+        print(post.text or post.content)
+        for att in post.attachments:
+            print(f"attachment: {att.filename} ({len(att.data):,} bytes)")
+
+
+# ------------------------------------------------------------------ subcommands
+
+
+async def preview(args: argparse.Namespace, config: config_mod.Config) -> int:
+    command = parse_command(args.command)
+    at = parse_instant(args.at)
+    clock = fixed_clock(at)
+    if command.name == "now":
+        emit(compose.now(marstime.clock(clock())), args.json, args.out)
+        return EXIT_OK
+    async with services.build(config, clock) as svc:
+        if command.name == "sol":
+            post = await svc.gallery.sol(command.sol, command.camera, page=args.page - 1)
+        else:
+            post = await svc.gallery.latest(command.camera, page=args.page - 1)
+    emit(post, args.json, args.out)
+    return EXIT_OK
+
+
+async def poll(args: argparse.Namespace, config: config_mod.Config) -> int:
+    if not args.once:
+        raise CliError("poll runs one cycle and exits: use `roverbot poll --once` (the bot itself polls on a schedule)")
+    async with services.build(config, fixed_clock(parse_instant(args.at))) as svc:
+        result = await svc.poller.poll()
+        groups = compose.groups(result.new, svc.catalogue)
+        posts = [compose.image_group(g, svc.catalogue) for g in groups]
+    if result.error and not result.new:
+        raise CliError(f"NASA's raw-image feed could not be read: {result.error}", EXIT_UNAVAILABLE)
+    if args.json:
+        print(json.dumps({
+            "baseline": result.baseline, "pages": result.pages, "records": result.seen,
+            "new_images": len(result.new), "error": result.error,
+            "posts": [compose.payload(p) for p in posts],
+        }, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if result.baseline:
+        print(f"First poll: recorded {result.seen} picture(s) already in the feed as the baseline; nothing is posted for them.")
+    elif not posts:
+        print(f"No new pictures ({result.pages} page(s) read).")
+    else:
+        print(f"{len(result.new)} new picture(s) in {len(posts)} post(s):\n")
+        for p in posts:
+            print(p.text, end="\n\n")
+    if result.error:
+        print(f"warning: the cycle stopped early: {result.error}", file=sys.stderr)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ entry point
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="roverbot", description="NASA's Mars rovers, in your Discord server.")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="TOML config file (default: $ROVERBOT_CONFIG, else ./config.toml if present, else built-in defaults)")
+    parser.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-format", default="text", choices=["text", "json"])
+    sub = parser.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("preview", help='print what a slash command would answer, e.g. "/sol 3 navcam"')
+    p.add_argument("command", help='"/latest [camera]", "/sol <n> [camera]" or "/now"')
+    p.add_argument("--json", action="store_true", help="print the Discord message payload")
+    p.add_argument("--out", type=Path, help="also write the payload and attachments to this folder")
+    p.add_argument("--at", help="pretend it is this UTC time (ISO 8601)")
+    p.add_argument("--page", type=int, default=1, help="gallery page (from 1)")
+
+    p = sub.add_parser("poll", help="run one polling cycle and print what would be posted")
+    p.add_argument("--once", action="store_true", help="one cycle, then exit")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--at", help="pretend it is this UTC time (ISO 8601)")
+    return parser
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace, config_mod.Config], Any]] = {"preview": preview, "poll": poll}
+
+
+def config_path(arg: Path | None) -> Path | None:
+    if arg is not None:
+        return arg
+    env = os.environ.get("ROVERBOT_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("config.toml")
+    return local if local.exists() else None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    interactive = args.cmd != "run"
+    logs.setup(args.log_level or ("warning" if interactive else "info"), args.log_format)
+    if interactive and args.log_level is None:
+        # Retries are logged as warnings; a CLI user wants the one final line, not the play-by-play.
+        logging.getLogger("roverbot").setLevel(logging.ERROR)
+    try:
+        config = config_mod.load(config_path(args.config))
+        result = HANDLERS[args.cmd](args, config)
+        return asyncio.run(result) if asyncio.iscoroutine(result) else int(result)
+    except config_mod.ConfigError as e:
+        print(f"roverbot: config: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except CliError as e:
+        print(f"roverbot: {e}", file=sys.stderr)
+        return e.code
+    except NasaUnavailable as e:
+        print(f"roverbot: {e}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except UserFacingError as e:
+        print(f"roverbot: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # the last line of defence: say what broke in one line
+        log.error("unexpected failure: %s: %s", type(e).__name__, e, exc_info=logging.getLogger().isEnabledFor(logging.DEBUG))
+        print(f"roverbot: unexpected error ({type(e).__name__}: {e}); run with --log-level debug for details", file=sys.stderr)
+        return EXIT_FAILED

@@ -1,0 +1,284 @@
+"""Models -> Post: captions, grouping and Discord's limits. Pure: plain values in, plain values out.
+
+This is the one place a message's content is decided. bot/render.py only translates a Post into
+discord.py objects, and `payload()` gives the exact JSON Discord receives (for `preview --json`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from itertools import groupby
+from typing import Iterable, Sequence
+
+from . import marstime
+from .cameras import Catalogue
+from .models import Button, Embed, EmbedField, MarsClock, Post, RoverImage
+
+# Discord's documented message limits.
+MAX_CONTENT = 2000
+MAX_EMBEDS = 10
+MAX_TITLE = 256
+MAX_DESCRIPTION = 4096
+MAX_FIELD_NAME = 256
+MAX_FIELD_VALUE = 1024
+MAX_FOOTER = 2048
+MAX_EMBED_TOTAL = 6000
+MAX_CUSTOM_ID = 100
+
+GALLERY_PAGE_SIZE = 5  # five large images fit well inside 6,000 characters and read well on a phone
+GROUP_PREVIEW = 4  # Discord shows up to four images of embeds sharing a URL as one grid
+MARS_RED = 0xC1440E
+
+GALLERY_PREFIX = "rbg"  # custom-id prefix of gallery paging buttons, e.g. rbg:mars2020:3:navcam:1
+
+
+def clip(text: str, limit: int) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+_MARKDOWN = re.compile(r"([\\*_~`|>#\[\]])")
+_MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
+
+
+def safe(text: str) -> str:
+    """Feed text shown verbatim: Markdown neutralised, mass mentions defused (allowed_mentions is the
+    real guard; this keeps the text itself from *looking* like a ping)."""
+    return _MASS_MENTION.sub("@\u200b\\1", _MARKDOWN.sub(r"\\\1", text))
+
+
+def timestamp(moment: datetime, style: str = "f") -> str:
+    """A Discord timestamp, shown in each reader's own time zone."""
+    return f"<t:{int(moment.timestamp())}:{style}>"
+
+
+def _plain_time(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "unknown"
+
+
+# ------------------------------------------------------------------ galleries (/latest, /sol)
+
+
+@dataclass(frozen=True)
+class GalleryQuery:
+    """What a gallery shows; it round-trips through a button's custom id, so paging survives restarts."""
+
+    mission: str
+    sol: int
+    camera: str  # Selection.key, '' for every camera
+    page: int = 0
+
+    def custom_id(self, page: int) -> str:
+        return f"{GALLERY_PREFIX}:{self.mission}:{self.sol}:{self.camera}:{page}"
+
+    @classmethod
+    def from_custom_id(cls, custom_id: str) -> "GalleryQuery":
+        prefix, mission, sol, camera, page = custom_id.split(":")
+        if prefix != GALLERY_PREFIX:
+            raise ValueError(custom_id)
+        return cls(mission, int(sol), camera, int(page))
+
+
+def image_embed(img: RoverImage, catalogue: Catalogue, *, index: int | None = None, total: int | None = None) -> Embed:
+    cam = catalogue.camera(img.instrument)
+    lines = [safe(clip(img.caption, 600))] if img.caption else []
+    links = [f"[Full resolution]({img.full_res})"]
+    if img.link:
+        links.append(f"[NASA page]({img.link})")
+    lines.append(" · ".join(links))
+    fields = [EmbedField("Sol", str(img.sol)), EmbedField("Local time", f"{img.lmst} LMST" if img.lmst else "unknown")]
+    if img.taken_utc:
+        fields.append(EmbedField("Earth time", timestamp(img.taken_utc)))
+    if img.tiles > 1:
+        fields.append(EmbedField("Tiles", f"1 of {img.tiles} (one exposure)"))
+    footer = f"{img.credit} · {cam.short}"
+    if index is not None and total is not None:
+        footer += f" · {index} of {total}"
+    return Embed(
+        title=clip(safe(img.title), MAX_TITLE),
+        description=clip("\n\n".join(lines), MAX_DESCRIPTION),
+        url=img.link or img.full_res,
+        image_url=img.large,
+        thumbnail_url=img.small,
+        footer=clip(footer, MAX_FOOTER),
+        timestamp=img.taken_utc,
+        color=MARS_RED,
+        fields=tuple(fields),
+    )
+
+
+def gallery(images: Sequence[RoverImage], query: GalleryQuery, label: str, catalogue: Catalogue) -> Post:
+    """One message: a page of images as embeds, buttons to page through the rest."""
+    total = len(images)
+    pages = max(1, math.ceil(total / GALLERY_PAGE_SIZE))
+    page = min(max(query.page, 0), pages - 1)
+    start = page * GALLERY_PAGE_SIZE
+    shown = images[start : start + GALLERY_PAGE_SIZE]
+    embeds = [image_embed(img, catalogue, index=start + i + 1, total=total) for i, img in enumerate(shown)]
+    begin, end = marstime.sol_interval(query.sol, marstime.MISSIONS[query.mission])
+    noun = "picture" if total == 1 else "pictures"
+    content = (
+        f"**Sol {query.sol} · {label}** — {total} {noun}"
+        + (f", {start + 1}–{start + len(shown)} shown" if pages > 1 else "")
+        + f"\nOn Earth, sol {query.sol} ran from {timestamp(begin)} to {timestamp(end)}."
+    )
+    buttons: tuple[Button, ...] = ()
+    if pages > 1:
+        buttons = (
+            Button("◀ Previous", query.custom_id(page - 1), disabled=page == 0),
+            Button(f"Page {page + 1}/{pages}", f"{GALLERY_PREFIX}:noop", disabled=True),
+            Button("Next ▶", query.custom_id(page + 1), disabled=page >= pages - 1),
+        )
+    embeds = fit(embeds)
+    text_lines = [_strip_markup(content), ""]
+    for i, img in enumerate(shown):
+        text_lines += _image_text(img, start + i + 1, catalogue)
+    if pages > 1:
+        text_lines.append(f"page {page + 1} of {pages} (--page N for another)")
+    return Post(content=clip(content, MAX_CONTENT), embeds=tuple(embeds), buttons=buttons, text="\n".join(text_lines))
+
+
+def _image_text(img: RoverImage, n: int, catalogue: Catalogue) -> list[str]:
+    lines = [
+        f"[{n}] {img.title}",
+        f"    sol {img.sol} · {img.lmst or '?'} LMST · {_plain_time(img.taken_utc)} · {catalogue.camera(img.instrument).short}"
+        + (f" · {img.tiles} tiles" if img.tiles > 1 else ""),
+    ]
+    if img.caption:
+        lines.append(f"    {img.caption}")
+    lines += [f"    image: {img.large}", f"    full resolution: {img.full_res}", f"    credit: {img.credit}", ""]
+    return lines
+
+
+def _strip_markup(text: str) -> str:
+    text = re.sub(r"<t:(\d+):\w>", lambda m: datetime.fromtimestamp(int(m[1]), tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), text)
+    return text.replace("**", "")
+
+
+def embed_size(e: Embed) -> int:
+    return len(e.title) + len(e.description) + len(e.footer or "") + sum(len(f.name) + len(f.value) for f in e.fields)
+
+
+def fit(embeds: list[Embed]) -> list[Embed]:
+    """Trim descriptions, longest first, until the message is within Discord's 6,000 characters."""
+    embeds = embeds[:MAX_EMBEDS]
+    while sum(map(embed_size, embeds)) > MAX_EMBED_TOTAL:
+        i = max(range(len(embeds)), key=lambda k: len(embeds[k].description))
+        excess = sum(map(embed_size, embeds)) - MAX_EMBED_TOTAL
+        cur = embeds[i].description
+        if not cur:
+            break
+        embeds[i] = replace(embeds[i], description=clip(cur, max(0, len(cur) - excess - 1)))
+    return embeds
+
+
+# ------------------------------------------------------------------ automatic posts (poll output)
+
+
+def group_key(img: RoverImage, catalogue: Catalogue) -> tuple[int, str, str]:
+    return (img.sol, catalogue.family_of(img.instrument), img.sequence)
+
+
+def groups(images: Iterable[RoverImage], catalogue: Catalogue) -> list[list[RoverImage]]:
+    """New images -> one list per (sol, camera family, sequence): a burst becomes a few posts."""
+    key = lambda img: group_key(img, catalogue)  # noqa: E731
+    ordered = sorted(images, key=lambda i: (key(i), i.taken_utc.isoformat() if i.taken_utc else "", i.exposure_id))
+    return [list(g) for _, g in groupby(ordered, key=key)]
+
+
+def image_group(images: Sequence[RoverImage], catalogue: Catalogue, role_id: int | None = None) -> Post:
+    """One automatic post for one group of new images."""
+    first = images[0]
+    family = catalogue.family_of(first.instrument)
+    label = catalogue.family_label(family)
+    n = len(images)
+    seq = f" · sequence {first.sequence}" if first.sequence else ""
+    content = f"📷 **New from Perseverance — sol {first.sol}, {label}**: {n} {'picture' if n == 1 else 'pictures'}{seq}"
+    if n > GROUP_PREVIEW:
+        content += f" (showing {GROUP_PREVIEW}; `/sol {first.sol} {family}` for all)"
+    if role_id:
+        content = f"<@&{role_id}> " + content
+    # Embeds that share a URL are shown by Discord as one card with an image grid.
+    shared_url = first.link or first.full_res
+    lead = image_embed(first, catalogue)
+    embeds = [Embed(title=lead.title, description=lead.description, url=shared_url, image_url=lead.image_url,
+                    footer=lead.footer, timestamp=lead.timestamp, color=lead.color, fields=lead.fields)]
+    embeds += [Embed(title="", url=shared_url, image_url=img.large) for img in images[1:GROUP_PREVIEW]]
+    text = [_strip_markup(content)] + [f"  - {img.title} ({img.lmst or '?'} LMST): {img.large}" for img in images]
+    return Post(content=clip(content, MAX_CONTENT), embeds=tuple(fit(embeds)), ping_role_id=role_id, text="\n".join(text))
+
+
+# ------------------------------------------------------------------ /now
+
+
+def now(clock: MarsClock) -> Post:
+    mission = marstime.MISSIONS[clock.mission]
+    begin, end = marstime.sol_interval(clock.sol, mission)
+    fields = (
+        EmbedField("Sol", str(clock.sol)),
+        EmbedField("Local mean solar time", f"{clock.lmst} LMST"),
+        EmbedField("Earth time", timestamp(clock.utc, "F"), inline=False),
+        EmbedField("This sol on Earth", f"{timestamp(begin)} → {timestamp(end)}", inline=False),
+        EmbedField("Sols since landing", f"{clock.sol:,}"),
+    )
+    embed = Embed(title=f"It is sol {clock.sol} for {mission.rover}", description=f"At the rover it is **{clock.lmst}** local mean solar time.",
+                  color=MARS_RED, fields=fields, footer="Mars24 algorithm (Allison & McEwen 2000)")
+    text = (
+        f"{mission.rover}: sol {clock.sol}, {clock.lmst} LMST\n"
+        f"Earth time: {_plain_time(clock.utc)}\n"
+        f"Sol {clock.sol} runs {_plain_time(begin)} → {_plain_time(end)}\n"
+        f"Sols since landing: {clock.sol}"
+    )
+    return Post(embeds=(embed,), text=text)
+
+
+# ------------------------------------------------------------------ the JSON Discord receives
+
+
+def embed_payload(e: Embed) -> dict:
+    d: dict = {"type": "rich"}
+    if e.title:
+        d["title"] = e.title
+    if e.description:
+        d["description"] = e.description
+    if e.url:
+        d["url"] = e.url
+    if e.color is not None:
+        d["color"] = e.color
+    if e.timestamp:
+        d["timestamp"] = e.timestamp.isoformat()
+    if e.image_url:
+        d["image"] = {"url": e.image_url}
+    if e.thumbnail_url:
+        d["thumbnail"] = {"url": e.thumbnail_url}
+    if e.footer:
+        d["footer"] = {"text": e.footer}
+    if e.fields:
+        d["fields"] = [{"name": f.name, "value": f.value, "inline": f.inline} for f in e.fields]
+    return d
+
+
+def payload(post: Post) -> dict:
+    """The message body as Discord receives it (attachments by name and size)."""
+    body: dict = {
+        "content": post.content,
+        "embeds": [embed_payload(e) for e in post.embeds],
+        "components": [],
+        # Only the subscription's role may ever be pinged, whatever the feed's text says.
+        "allowed_mentions": {"parse": [], "roles": [str(post.ping_role_id)] if post.ping_role_id else []},
+        "attachments": [{"id": i, "filename": a.filename, "size": len(a.data)} for i, a in enumerate(post.attachments)],
+    }
+    if post.buttons:
+        body["components"] = [{"type": 1, "components": [_button_payload(b) for b in post.buttons]}]
+    if post.ephemeral:
+        body["flags"] = 64
+    return body
+
+
+def _button_payload(b: Button) -> dict:
+    if b.url:
+        return {"type": 2, "style": 5, "label": b.label, "url": b.url, "disabled": b.disabled}
+    return {"type": 2, "style": 2, "label": b.label, "custom_id": b.custom_id, "disabled": b.disabled}

@@ -1,0 +1,182 @@
+"""TOML file -> a frozen, validated Config.
+
+Every setting has a default (documented in config.example.toml), so roverbot runs with no file at
+all. A bad or unknown value stops the start with one line naming the key: an operator should never
+have to read a traceback to find a typo.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_NEWS_FEEDS = (
+    "https://www.nasa.gov/missions/mars-2020-perseverance/feed/",
+    "https://www.nasa.gov/solar-system/planets/mars/feed/",
+)
+DEFAULT_IMAGE_HOSTS = ("mars.nasa.gov", "www.nasa.gov", "science.nasa.gov", "images-assets.nasa.gov")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or invalid; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Config:
+    nasa_base_url: str = "https://mars.nasa.gov"
+    user_agent: str = "roverbot/0.1 (Discord bot; contact: operator@example.org)"
+    timeout_seconds: float = 45.0
+    retries: int = 3
+    poll_interval_minutes: int = 10
+    news_feeds: tuple[str, ...] = DEFAULT_NEWS_FEEDS
+    image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS
+    max_image_bytes: int = 8_000_000
+    database: Path = Path("roverbot.sqlite3")
+    dev_guild_id: int | None = None
+    messages_per_hour: int = 6
+    default_timezone: str = "UTC"
+    digest_time: str = "09:00"
+    source: Path | None = field(default=None, compare=False)
+
+
+def _url(key: str, value: Any) -> str:
+    text = _str(key, value)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{key} must be an http(s) URL, got {text!r}")
+    return text.rstrip("/")
+
+
+def _str(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{key} must be a non-empty string")
+    return value.strip()
+
+
+def _int_range(lo: int, hi: int) -> Callable[[str, Any], int]:
+    def check(key: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise ConfigError(f"{key} must be a whole number from {lo} to {hi}, got {value!r}")
+        return value
+    return check
+
+
+def _seconds(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 <= value <= 600:
+        raise ConfigError(f"{key} must be a number of seconds from 1 to 600, got {value!r}")
+    return float(value)
+
+
+def _url_list(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{key} must be a list of URLs")
+    return tuple(_url(f"{key}[{i}]", v) for i, v in enumerate(value))
+
+
+def _host_list(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{key} must be a non-empty list of host names")
+    hosts = []
+    for i, v in enumerate(value):
+        host = _str(f"{key}[{i}]", v).lower()
+        if not re.fullmatch(r"[a-z0-9.-]+(:\d+)?", host):
+            raise ConfigError(f"{key}[{i}] must be a bare host name, got {v!r}")
+        hosts.append(host)
+    return tuple(hosts)
+
+
+def _user_agent(key: str, value: Any) -> str:
+    text = _str(key, value)
+    # NASA asks feed clients to say who they are; a UA with no way to reach the operator is rude.
+    if "@" not in text and "http" not in text:
+        raise ConfigError(f"{key} must include a contact address (an e-mail or a URL)")
+    return text
+
+
+def _timezone(key: str, value: Any) -> str:
+    text = _str(key, value)
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{key} must be an IANA time zone such as 'Europe/Berlin', got {text!r}") from None
+    return text
+
+
+def _clock_time(key: str, value: Any) -> str:
+    text = _str(key, value)
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
+    if not m or int(m[1]) > 23 or int(m[2]) > 59:
+        raise ConfigError(f"{key} must be a time of day as HH:MM, got {text!r}")
+    return f"{int(m[1]):02d}:{m[2]}"
+
+
+def _guild(key: str, value: Any) -> int | None:
+    if value in (0, "", None):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{key} must be a Discord guild id (a number), or 0 for global commands")
+    return value
+
+
+def _path(key: str, value: Any) -> Path:
+    return Path(_str(key, value))
+
+
+# section -> key -> (Config field, validator)
+_SCHEMA: dict[str, dict[str, tuple[str, Callable[[str, Any], Any]]]] = {
+    "nasa": {
+        "base_url": ("nasa_base_url", _url),
+        "user_agent": ("user_agent", _user_agent),
+        "timeout_seconds": ("timeout_seconds", _seconds),
+        "retries": ("retries", _int_range(0, 10)),
+        "image_hosts": ("image_hosts", _host_list),
+        "max_image_bytes": ("max_image_bytes", _int_range(10_000, 100_000_000)),
+    },
+    "polling": {"interval_minutes": ("poll_interval_minutes", _int_range(1, 1440))},
+    "news": {"feeds": ("news_feeds", _url_list)},
+    "storage": {"database": ("database", _path)},
+    "discord": {"dev_guild_id": ("dev_guild_id", _guild)},
+    "posting": {
+        "messages_per_hour": ("messages_per_hour", _int_range(1, 60)),
+        "default_timezone": ("default_timezone", _timezone),
+        "digest_time": ("digest_time", _clock_time),
+    },
+}
+
+
+def parse(data: dict[str, Any], source: Path | None = None) -> Config:
+    """Validate a TOML document (already decoded) into a Config."""
+    values: dict[str, Any] = {}
+    for section, body in data.items():
+        if section not in _SCHEMA:
+            raise ConfigError(f"unknown section [{section}] (known: {', '.join(_SCHEMA)})")
+        if not isinstance(body, dict):
+            raise ConfigError(f"{section} must be a table: [{section}]")
+        for key, value in body.items():
+            if key not in _SCHEMA[section]:
+                raise ConfigError(f"unknown key {section}.{key} (known: {', '.join(_SCHEMA[section])})")
+            name, check = _SCHEMA[section][key]
+            values[name] = check(f"{section}.{key}", value)
+    return Config(**values, source=source)
+
+
+def load(path: Path | None) -> Config:
+    """Read and validate the config file; None means all defaults."""
+    if path is None:
+        return Config()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path} is not valid TOML: {e}") from None
+    return parse(data, source=path)

@@ -1,0 +1,160 @@
+"""The query -> compose path behind `/latest`, `/sol` and their paging buttons (and `roverbot preview`).
+
+Reads a sol from the store when it was fetched recently, otherwise from NASA (all pages), keeps what
+it learns, and composes the gallery Post. Bad input and NASA failures surface as UserFacingError
+subclasses whose messages are fit to show the caller as they are.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Callable
+
+from . import compose, conjunction, marstime, parse
+from .cameras import Catalogue, Selection
+from .compose import GalleryQuery
+from .models import NasaUnavailable, NoImages, Post, RoverImage, SolOutOfRange
+from .nasa import PAGE_SIZE_MAX, NasaClient, NasaError
+from .store import Store
+
+log = logging.getLogger("roverbot.gallery")
+
+ALL_CAMERAS = Selection("", "all cameras", ())
+RECENT_SOLS = 3  # images of the last few sols keep arriving for days: re-read them more often
+RECENT_TTL = 10 * 60
+OLD_TTL = 7 * 24 * 3600
+LATEST_TTL = 5 * 60
+MAX_PAGES = 30  # 3,000 images: more than any real sol, a bound against a runaway feed
+
+
+class Gallery:
+    def __init__(
+        self,
+        nasa: NasaClient,
+        store: Store,
+        catalogue: Catalogue,
+        *,
+        clock: Callable[[], datetime],
+        mission: marstime.Mission = marstime.PERSEVERANCE,
+    ):
+        self.nasa = nasa
+        self.store = store
+        self.catalogue = catalogue
+        self.clock = clock
+        self.mission = mission
+
+    # ------------------------------------------------------------ answers
+
+    async def sol(self, sol: int, camera: str | None = None, page: int = 0) -> Post:
+        selection = self.select(camera)
+        self.check_sol(sol)
+        images = await self.images_of(sol, selection)
+        return self.compose(images, GalleryQuery(self.mission.key, sol, selection.key, page), selection)
+
+    async def latest(self, camera: str | None = None, page: int = 0) -> Post:
+        selection = self.select(camera)
+        sol = await self.latest_sol(selection)
+        images = await self.images_of(sol, selection)
+        return self.compose(images, GalleryQuery(self.mission.key, sol, selection.key, page), selection)
+
+    async def turn(self, custom_id: str) -> Post:
+        """A paging button was pressed: everything needed is in its custom id."""
+        query = GalleryQuery.from_custom_id(custom_id)
+        selection = self.select(query.camera or None)
+        images = await self.images_of(query.sol, selection)
+        return self.compose(images, query, selection)
+
+    def compose(self, images: list[RoverImage], query: GalleryQuery, selection: Selection) -> Post:
+        if not images:
+            raise NoImages(self.why_empty(query.sol, selection))
+        return compose.gallery(images, query, selection.label, self.catalogue)
+
+    # ------------------------------------------------------------ checks
+
+    def select(self, camera: str | None) -> Selection:
+        if camera is None or not camera.strip():
+            return ALL_CAMERAS
+        return self.catalogue.resolve(camera)
+
+    def current_sol(self) -> int:
+        return marstime.sol_at(self.clock(), self.mission)
+
+    def check_sol(self, sol: int) -> None:
+        if sol < 0:
+            raise SolOutOfRange(f"Sols count from 0, {self.mission.rover}'s landing day (18 Feb 2021); {sol} is before it.")
+        today = self.current_sol()
+        if sol > today:
+            raise SolOutOfRange(f"Sol {sol} hasn't happened yet: it is sol {today} at the rover right now.")
+
+    def why_empty(self, sol: int, selection: Selection) -> str:
+        cams = "" if selection is ALL_CAMERAS else f"{selection.label} "
+        msg = f"NASA has no {cams}images for sol {sol}."
+        gap = conjunction.during(sol, self.mission)
+        if gap:
+            return f"{msg} {conjunction.explain(gap)}"
+        if sol >= self.current_sol() - 1:
+            return f"{msg} Pictures usually reach Earth within a day or two, so try again later."
+        if selection is not ALL_CAMERAS:
+            return f"{msg} Try `/sol {sol}` without a camera to see what the rover did take."
+        return msg
+
+    # ------------------------------------------------------------ data
+
+    async def latest_sol(self, selection: Selection) -> int:
+        key = f"latest_sol:{self.mission.key}:{'|'.join(selection.codes)}"
+        now = self.clock().timestamp()
+        cached = self.store.get(key)
+        if cached:
+            sol, at = cached.split("@")
+            if now - float(at) < LATEST_TTL:
+                return int(sol)
+        try:
+            payload = await self.nasa.raw_images(page=0, num=25, order="sol desc", instruments=selection.codes)
+            found = parse.page(payload).images
+        except (NasaError, parse.Malformed) as e:
+            log.warning("latest sol for %s: %s", selection.key or "all cameras", e)
+            if cached:
+                return int(cached.split("@")[0])
+            raise NasaUnavailable(self._unavailable()) from None
+        if not found:
+            cams = "" if selection is ALL_CAMERAS else f"{selection.label} "
+            raise NoImages(f"NASA's feed has no {cams}images at all right now.")
+        sol = max(img.sol for img in found)
+        self.store.put(key, f"{sol}@{now}")
+        return sol
+
+    async def images_of(self, sol: int, selection: Selection) -> list[RoverImage]:
+        cameras = "|".join(selection.codes)
+        now = self.clock().timestamp()
+        fetched = self.store.sol_fetched_at(self.mission.key, sol, cameras)
+        ttl = RECENT_TTL if sol >= self.current_sol() - RECENT_SOLS else OLD_TTL
+        if fetched is None or now - fetched > ttl:
+            try:
+                await self.fetch_sol(sol, selection.codes)
+                self.store.mark_sol_fetched(self.mission.key, sol, cameras, now)
+            except (NasaError, parse.Malformed) as e:
+                log.warning("sol %d (%s) from NASA: %s", sol, selection.key or "all cameras", e)
+                stale = self.store.images(self.mission.key, sol, selection.codes)
+                if stale:
+                    return stale  # an older copy beats no answer
+                raise NasaUnavailable(self._unavailable()) from None
+        return self.store.images(self.mission.key, sol, selection.codes)
+
+    async def fetch_sol(self, sol: int, codes: tuple[str, ...]) -> int:
+        """Read every page of one sol from NASA into the store; returns how many pictures came."""
+        count = 0
+        for page in range(MAX_PAGES):
+            payload = await self.nasa.raw_images(
+                page=page, num=PAGE_SIZE_MAX, order="sol desc", instruments=codes, sol_min=sol, sol_max=sol
+            )
+            result = parse.page(payload, expect_sol=sol, page_size=PAGE_SIZE_MAX)
+            self.store.record(result.images)
+            count += len(result.images)
+            # An empty or foreign page (NASA's fallback for an empty sol) also ends the sol.
+            if result.end or not result.images:
+                break
+        return count
+
+    def _unavailable(self) -> str:
+        return "NASA's raw-image feed isn't answering right now. Please try again in a few minutes."

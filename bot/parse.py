@@ -1,0 +1,289 @@
+"""NASA's raw-image JSON -> RoverImage values.
+
+The feeds are undocumented and drift (see shared/docs/nasa-data-sources.md §1 and §6), so this is
+tolerant by design: unknown keys are ignored, numbers may be strings, times may lack a `Z`, and a
+malformed record is skipped and logged rather than sinking the page. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from .models import FeedPage, RoverImage
+
+log = logging.getLogger("roverbot.parse")
+
+NASA_SITE = "https://mars.nasa.gov"
+_FILE_VERSION = re.compile(r"(\d{2})(?:_\d+)?\.(?:jpe?g|png)$", re.IGNORECASE)
+_LMST = re.compile(r"M(\d{2}:\d{2}:\d{2})")
+_SITE_DRIVE_SEQ = re.compile(r"^[A-Z]\d{7}(\w+)$")
+_PARAGRAPH = re.compile(r"\s*\n\s*\n")
+
+
+class Malformed(ValueError):
+    """A record the bot cannot show; the message says why."""
+
+
+# ------------------------------------------------------------------ small tolerant readers
+
+
+def _int(value: Any, what: str) -> int:
+    if isinstance(value, bool):
+        raise Malformed(f"{what} is not a number: {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise Malformed(f"{what} is not a whole number: {value!r}")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        text = value.strip()
+        return "" if text.upper() == "UNK" else text
+    return ""
+
+
+def _url(value: Any) -> str:
+    text = _text(value)
+    if text.startswith("/"):
+        return NASA_SITE + text
+    return text if text.startswith(("https://", "http://")) else ""
+
+
+def utc(value: Any) -> datetime | None:
+    """NASA times come with and without `Z`, with and without milliseconds; all are UTC."""
+    text = _text(value)
+    if not text:
+        return None
+    if text.endswith(("Z", "z")):
+        text = text[:-1]
+    try:
+        moment = datetime.fromisoformat(text.replace(" ", "T", 1))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def first_paragraph(caption: str) -> str:
+    return _PARAGRAPH.split(caption.strip(), maxsplit=1)[0].strip() if caption else ""
+
+
+def _lmst(value: Any) -> str | None:
+    m = _LMST.search(_text(value))
+    return m[1] if m else None
+
+
+def exposure_of(image_id: str) -> tuple[str, int, str]:
+    """(exposure id, tile number, sequence) from an M20 image id.
+
+    `NRF_1965_0841393386_816ECM_N0910806NCAM03965_02_095J`: the 6th field is the tile, so the
+    tiles of one exposure share everything else. Ids of other shapes are their own exposure.
+    """
+    parts = image_id.split("_")
+    if len(parts) == 7 and parts[5].isdigit():
+        seq = _SITE_DRIVE_SEQ.match(parts[4])
+        tile = int(parts[5])
+        return "_".join(parts[:5] + parts[6:]), tile, seq[1] if seq else ""
+    return image_id, 0, ""
+
+
+def _version(*urls: str) -> int:
+    for url in urls:
+        m = _FILE_VERSION.search(url)
+        if m:
+            return int(m[1])
+    return 1
+
+
+# ------------------------------------------------------------------ one record per feed shape
+
+
+def m2020_image(rec: dict[str, Any], mission: str = "mars2020") -> RoverImage | None:
+    """One Mars 2020 record, or None for a thumbnail. Raises Malformed."""
+    image_id = _text(rec.get("imageid"))
+    if not image_id:
+        raise Malformed("no imageid")
+    if _text(rec.get("sample_type")).lower() == "thumbnail":
+        return None
+    sol = _int(rec.get("sol"), "sol")
+    if sol < 0:
+        raise Malformed(f"negative sol {sol}")
+    camera = rec.get("camera")
+    instrument = _text(camera.get("instrument")) if isinstance(camera, dict) else ""
+    files = rec.get("image_files")
+    files = files if isinstance(files, dict) else {}
+    small, medium, large, full = (_url(files.get(k)) for k in ("small", "medium", "large", "full_res"))
+    large = large or medium or full or small
+    if not large:
+        raise Malformed("no image file URL")
+    exposure, tile, sequence = exposure_of(image_id)
+    return RoverImage(
+        image_id=image_id,
+        exposure_id=exposure,
+        sol=sol,
+        instrument=instrument or "UNKNOWN",
+        title=_text(rec.get("title")) or f"Sol {sol}: {instrument or 'unknown camera'}",
+        caption=first_paragraph(rec.get("caption") if isinstance(rec.get("caption"), str) else ""),
+        credit=_text(rec.get("credit")) or "NASA/JPL-Caltech",
+        taken_utc=utc(rec.get("date_taken_utc")),
+        lmst=_lmst(rec.get("date_taken_mars")),
+        received_utc=utc(rec.get("date_received")),
+        sequence=sequence,
+        version=_version(large, full, medium, small),
+        tiles=1,
+        small=small or medium or large,
+        medium=medium or large,
+        large=large,
+        full_res=full or large,
+        link=_url(rec.get("link")),
+        mission=mission,
+    )
+
+
+def msl_image(rec: dict[str, Any]) -> RoverImage | None:
+    """One Curiosity `raw_image_items` record (a different schema), or None for a thumbnail."""
+    image_id = _text(rec.get("imageid"))
+    if not image_id:
+        raise Malformed("no imageid")
+    ext = rec.get("extended") if isinstance(rec.get("extended"), dict) else {}
+    if rec.get("is_thumbnail") is True or _text(ext.get("sample_type")).lower() == "thumbnail":
+        return None
+    sol = _int(rec.get("sol"), "sol")
+    url = _url(rec.get("https_url")) or _url(rec.get("url"))
+    if not url:
+        raise Malformed("no image URL")
+    instrument = _text(rec.get("instrument")) or "UNKNOWN"
+    return RoverImage(
+        image_id=image_id, exposure_id=image_id, sol=sol, instrument=instrument,
+        title=_text(rec.get("title")) or f"Sol {sol}: {instrument}",
+        caption=first_paragraph(_text(rec.get("description"))),
+        credit=_text(rec.get("image_credit")) or "NASA/JPL-Caltech",
+        taken_utc=utc(rec.get("date_taken")), lmst=_lmst(ext.get("lmst")),
+        received_utc=utc(rec.get("date_received")) or utc(rec.get("created_at")),
+        sequence="", small=url, medium=url, large=url, full_res=url,
+        link=_url(rec.get("link")), mission="msl",
+    )
+
+
+def marsphotos_image(rec: dict[str, Any]) -> RoverImage:
+    """One photo from the retired api.nasa.gov mars-photos API (old recordings, third-party clones)."""
+    url = _url(rec.get("img_src"))
+    if not url:
+        raise Malformed("no img_src")
+    sol = _int(rec.get("sol"), "sol")
+    camera = rec.get("camera") if isinstance(rec.get("camera"), dict) else {}
+    instrument = _text(camera.get("name")) or "UNKNOWN"
+    stem = url.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    image_id = re.sub(r"\d{2}(_\d+)?$", "", stem) if "_" in stem else stem
+    rover = rec.get("rover") if isinstance(rec.get("rover"), dict) else {}
+    mission = "msl" if _text(rover.get("name")).lower() == "curiosity" else "mars2020"
+    exposure, _, sequence = exposure_of(image_id)
+    return RoverImage(
+        image_id=image_id, exposure_id=exposure, sol=sol, instrument=instrument,
+        title=f"Sol {sol}: {_text(camera.get('full_name')) or instrument}", caption="",
+        credit="NASA/JPL-Caltech", taken_utc=None, lmst=None, received_utc=None, sequence=sequence,
+        version=_version(url), small=url, medium=url, large=url, full_res=url, mission=mission,
+    )
+
+
+# ------------------------------------------------------------------ pages
+
+
+def _records(payload: Any) -> tuple[list[Any], Any, str]:
+    """(records, record reader, shape) for any of the raw-image feed shapes."""
+    if not isinstance(payload, dict):
+        raise Malformed(f"expected a JSON object, got {type(payload).__name__}")
+    for key, reader in (("images", m2020_image), ("image", m2020_image), ("items", msl_image),
+                        ("photos", marsphotos_image), ("latest_photos", marsphotos_image)):
+        if key in payload:
+            records = payload[key]
+            if records is None:
+                return [], reader, key
+            if not isinstance(records, list):
+                raise Malformed(f"'{key}' is not a list")
+            return records, reader, key
+    if "error_message" in payload:
+        return [], m2020_image, "images"
+    raise Malformed(f"no image list in the answer (keys: {', '.join(sorted(payload)[:8])})")
+
+
+def merge(images: Iterable[RoverImage]) -> list[RoverImage]:
+    """One RoverImage per exposure: the newest version, the first tile, and how many tiles."""
+    best: dict[str, RoverImage] = {}
+    tiles: dict[str, set[str]] = {}
+    for img in images:
+        tiles.setdefault(img.exposure_id, set()).add(img.image_id)
+        cur = best.get(img.exposure_id)
+        if cur is None or (img.version, -_tile(img)) > (cur.version, -_tile(cur)):
+            best[img.exposure_id] = img
+    out = []
+    for key, img in best.items():
+        n = len(tiles[key])
+        out.append(img if n == img.tiles else _with_tiles(img, n))
+    return out
+
+
+def _tile(img: RoverImage) -> int:
+    return exposure_of(img.image_id)[1]
+
+
+def _with_tiles(img: RoverImage, n: int) -> RoverImage:
+    return replace(img, tiles=n)
+
+
+def page(payload: Any, *, expect_sol: int | None = None, page_size: int | None = None) -> FeedPage:
+    """A decoded feed answer -> FeedPage. Raises Malformed only when the page as a whole is unusable.
+
+    expect_sol: NASA answers a sol with no images with some *other* sol's images; those are dropped
+    so they are never passed off as the requested sol.
+    """
+    records, reader, shape = _records(payload)
+    images: list[RoverImage] = []
+    skipped = 0
+    for i, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            skipped += 1
+            log.warning("skipped record %d: not an object", i)
+            continue
+        try:
+            img = reader(rec)
+        except (Malformed, TypeError, ValueError, AttributeError) as e:
+            skipped += 1
+            log.warning("skipped record %s: %s", rec.get("imageid", i), e)
+            continue
+        if img is None or (expect_sol is not None and img.sol != expect_sol):
+            skipped += 1
+            continue
+        images.append(img)
+    merged = merge(images)
+    skipped += len(images) - len(merged)
+    end = bool(payload.get("error_message")) or not records
+    if shape == "items" and payload.get("more") is False:
+        end = True
+    if page_size is not None and len(records) < page_size:
+        end = True
+    total = payload.get("total_results", payload.get("total"))
+    try:
+        total = _int(total, "total") if total is not None else None
+    except Malformed:
+        total = None
+    return FeedPage(merged, total_results=total, end=end, skipped=skipped, raw_count=len(records))
+
+
+def latest_sol(payload: Any) -> int:
+    """The `latest=true` summary (M20) or `latest_data` (MSL) -> the newest sol with images."""
+    if isinstance(payload, dict) and isinstance(payload.get("latest_data"), dict):
+        payload = payload["latest_data"]
+    if not isinstance(payload, dict) or "latest_sol" not in payload:
+        raise Malformed("no latest_sol in the summary")
+    return _int(payload["latest_sol"], "latest_sol")

@@ -1,0 +1,77 @@
+"""One polling cycle of the raw-image feed: what NASA received since we last looked.
+
+Reads the feed newest-received first and stops at the first page that reaches something already
+stored, so a quiet cycle costs one request. The very first cycle is a baseline: it records what is
+there and reports nothing as new, so a fresh start never floods a channel with old pictures.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
+
+from . import parse
+from .models import RoverImage
+from .nasa import PAGE_SIZE_MAX, NasaClient, NasaError
+from .store import Store
+
+log = logging.getLogger("roverbot.poll")
+
+SOURCE = "images"
+BASELINE_KEY = "images.baseline_at"
+MAX_PAGES = 20  # a cycle after long downtime reads at most 2,000 records; the next cycle goes on
+
+
+@dataclass
+class PollResult:
+    new: list[RoverImage] = field(default_factory=list)
+    baseline: bool = False
+    pages: int = 0
+    seen: int = 0
+    skipped: int = 0
+    error: str | None = None
+
+
+class ImagePoller:
+    def __init__(self, nasa: NasaClient, store: Store, *, clock: Callable[[], datetime]):
+        self.nasa = nasa
+        self.store = store
+        self.clock = clock
+
+    async def poll(self) -> PollResult:
+        now = self.clock().timestamp()
+        baseline = self.store.get(BASELINE_KEY) is None
+        poll_id = self.store.start_poll(SOURCE, now)
+        result = PollResult(baseline=baseline)
+        try:
+            for page in range(1 if baseline else MAX_PAGES):
+                payload = await self.nasa.raw_images(page=page, num=PAGE_SIZE_MAX, order="date_received desc")
+                got = parse.page(payload, page_size=PAGE_SIZE_MAX)
+                result.pages += 1
+                result.seen += len(got.images)
+                result.skipped += got.skipped
+                known = self.store.versions(img.exposure_id for img in got.images)
+                # Only unknown exposures and newer versions are written: an idle cycle writes nothing.
+                fresh = [img for img in got.images if known.get(img.exposure_id, 0) < img.version]
+                self.store.record(fresh, poll_id)
+                if got.end or known:
+                    break
+        except (NasaError, parse.Malformed) as e:
+            result.error = str(e)
+            log.warning("image poll failed after %d page(s): %s", result.pages, e)
+        # What was stored before a failure stays: the next cycle finds it already known, and it is
+        # still reported below, so nothing fetched is ever lost.
+        new = self.store.first_seen_by(poll_id)
+        if baseline and result.error is None:
+            self.store.put(BASELINE_KEY, str(now))
+            log.info("image baseline recorded: %d pictures already in the feed, none posted", len(new))
+            new = []
+        elif baseline:
+            new = []
+        result.new = new
+        self.store.finish_poll(poll_id, len(new), result.error, self.clock().timestamp())
+        log.info("image poll: %d page(s), %d record(s), %d new%s", result.pages, result.seen, len(new),
+                 f", error: {result.error}" if result.error else "")
+        return result

@@ -1,0 +1,1 @@
+"""Thin slash-command handlers: defer if slow -> call bot/ -> render -> respond."""
