@@ -110,13 +110,18 @@ def image_embed(img: RoverImage, catalogue: Catalogue, *, index: int | None = No
     )
 
 
-def gallery(images: Sequence[RoverImage], query: GalleryQuery, label: str, catalogue: Catalogue) -> Post:
-    """One message: a page of images as embeds, buttons to page through the rest."""
-    total = len(images)
-    pages = max(1, math.ceil(total / GALLERY_PAGE_SIZE))
-    page = min(max(query.page, 0), pages - 1)
+def page_count(total: int) -> int:
+    return max(1, math.ceil(total / GALLERY_PAGE_SIZE))
+
+
+def gallery(shown: Sequence[RoverImage], total: int, query: GalleryQuery, label: str, catalogue: Catalogue) -> Post:
+    """One message: one page of a set of images as embeds, buttons to page through the rest.
+
+    `shown` is the page's slice (query.page, already within range) of `total` images.
+    """
+    pages = page_count(total)
+    page = query.page
     start = page * GALLERY_PAGE_SIZE
-    shown = images[start : start + GALLERY_PAGE_SIZE]
     embeds = [image_embed(img, catalogue, index=start + i + 1, total=total) for i, img in enumerate(shown)]
     begin, end = marstime.sol_interval(query.sol, marstime.MISSIONS[query.mission])
     noun = "picture" if total == 1 else "pictures"

@@ -49,7 +49,11 @@ def _url(key: str, value: Any) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{key} must be an http(s) URL, got {text!r}")
-    return text.rstrip("/")
+    return text
+
+
+def _base_url(key: str, value: Any) -> str:
+    return _url(key, value).rstrip("/")
 
 
 def _str(key: str, value: Any) -> str:
@@ -130,7 +134,7 @@ def _path(key: str, value: Any) -> Path:
 # section -> key -> (Config field, validator)
 _SCHEMA: dict[str, dict[str, tuple[str, Callable[[str, Any], Any]]]] = {
     "nasa": {
-        "base_url": ("nasa_base_url", _url),
+        "base_url": ("nasa_base_url", _base_url),
         "user_agent": ("user_agent", _user_agent),
         "timeout_seconds": ("timeout_seconds", _seconds),
         "retries": ("retries", _int_range(0, 10)),

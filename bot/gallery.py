@@ -8,13 +8,14 @@ subclasses whose messages are fit to show the caller as they are.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import Callable
 
 from . import compose, conjunction, marstime, parse
 from .cameras import Catalogue, Selection
 from .compose import GalleryQuery
-from .models import NasaUnavailable, NoImages, Post, RoverImage, SolOutOfRange
+from .models import NasaUnavailable, NoImages, Post, SolOutOfRange
 from .nasa import PAGE_SIZE_MAX, NasaClient, NasaError
 from .store import Store
 
@@ -49,26 +50,31 @@ class Gallery:
     async def sol(self, sol: int, camera: str | None = None, page: int = 0) -> Post:
         selection = self.select(camera)
         self.check_sol(sol)
-        images = await self.images_of(sol, selection)
-        return self.compose(images, GalleryQuery(self.mission.key, sol, selection.key, page), selection)
+        await self.ensure(sol, selection)
+        return self.compose(GalleryQuery(self.mission.key, sol, selection.key, page), selection)
 
     async def latest(self, camera: str | None = None, page: int = 0) -> Post:
         selection = self.select(camera)
         sol = await self.latest_sol(selection)
-        images = await self.images_of(sol, selection)
-        return self.compose(images, GalleryQuery(self.mission.key, sol, selection.key, page), selection)
+        await self.ensure(sol, selection)
+        return self.compose(GalleryQuery(self.mission.key, sol, selection.key, page), selection)
 
     async def turn(self, custom_id: str) -> Post:
         """A paging button was pressed: everything needed is in its custom id."""
         query = GalleryQuery.from_custom_id(custom_id)
         selection = self.select(query.camera or None)
-        images = await self.images_of(query.sol, selection)
-        return self.compose(images, query, selection)
+        await self.ensure(query.sol, selection)
+        return self.compose(query, selection)
 
-    def compose(self, images: list[RoverImage], query: GalleryQuery, selection: Selection) -> Post:
-        if not images:
+    def compose(self, query: GalleryQuery, selection: Selection) -> Post:
+        """Only the requested page is read from the store: a 600-image sol costs five rows."""
+        total = self.store.count(self.mission.key, query.sol, selection.codes)
+        if not total:
             raise NoImages(self.why_empty(query.sol, selection))
-        return compose.gallery(images, query, selection.label, self.catalogue)
+        page = min(max(query.page, 0), compose.page_count(total) - 1)
+        shown = self.store.images(self.mission.key, query.sol, selection.codes,
+                                  offset=page * compose.GALLERY_PAGE_SIZE, limit=compose.GALLERY_PAGE_SIZE)
+        return compose.gallery(shown, total, replace(query, page=page), selection.label, self.catalogue)
 
     # ------------------------------------------------------------ checks
 
@@ -124,7 +130,8 @@ class Gallery:
         self.store.put(key, f"{sol}@{now}")
         return sol
 
-    async def images_of(self, sol: int, selection: Selection) -> list[RoverImage]:
+    async def ensure(self, sol: int, selection: Selection) -> None:
+        """Make the store hold this sol: read it from NASA unless a recent enough copy is there."""
         cameras = "|".join(selection.codes)
         now = self.clock().timestamp()
         fetched = self.store.sol_fetched_at(self.mission.key, sol, cameras)
@@ -135,11 +142,9 @@ class Gallery:
                 self.store.mark_sol_fetched(self.mission.key, sol, cameras, now)
             except (NasaError, parse.Malformed) as e:
                 log.warning("sol %d (%s) from NASA: %s", sol, selection.key or "all cameras", e)
-                stale = self.store.images(self.mission.key, sol, selection.codes)
-                if stale:
-                    return stale  # an older copy beats no answer
+                if self.store.count(self.mission.key, sol, selection.codes):
+                    return  # an older copy beats no answer
                 raise NasaUnavailable(self._unavailable()) from None
-        return self.store.images(self.mission.key, sol, selection.codes)
 
     async def fetch_sol(self, sol: int, codes: tuple[str, ...]) -> int:
         """Read every page of one sol from NASA into the store; returns how many pictures came."""

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class RoverImage:
-    """One picture as the bot shows it: a single exposure (all its tiles), newest version."""
+class RoverImage(NamedTuple):
+    """One picture as the bot shows it: a single exposure (all its tiles), newest version.
+
+    A NamedTuple rather than a frozen dataclass: just as immutable, and several times cheaper to
+    build, which matters when a poll or a sol brings thousands of records.
+    """
 
     image_id: str  # NASA's imageid, which carries no version suffix
     exposure_id: str  # image_id with the tile number dropped: the tiles of one exposure share it

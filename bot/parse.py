@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
@@ -49,7 +48,7 @@ def _int(value: Any, what: str) -> int:
 def _text(value: Any) -> str:
     if isinstance(value, str):
         text = value.strip()
-        return "" if text.upper() == "UNK" else text
+        return "" if text == "UNK" or text == "unk" else text
     return ""
 
 
@@ -62,16 +61,18 @@ def _url(value: Any) -> str:
 
 def utc(value: Any) -> datetime | None:
     """NASA times come with and without `Z`, with and without milliseconds; all are UTC."""
-    text = _text(value)
-    if not text:
+    if not isinstance(value, str) or not value:
         return None
-    if text.endswith(("Z", "z")):
-        text = text[:-1]
     try:
-        moment = datetime.fromisoformat(text.replace(" ", "T", 1))
+        moment = datetime.fromisoformat(value)  # 3.11 reads "Z", offsets and any fraction
     except ValueError:
-        return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+        try:
+            moment = datetime.fromisoformat(value.strip().replace(" ", "T", 1).rstrip("Zz"))
+        except ValueError:
+            return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is timezone.utc else moment.astimezone(timezone.utc)
 
 
 def first_paragraph(caption: str) -> str:
@@ -97,12 +98,15 @@ def exposure_of(image_id: str) -> tuple[str, int, str]:
     return image_id, 0, ""
 
 
-def _version(*urls: str) -> int:
-    for url in urls:
-        m = _FILE_VERSION.search(url)
-        if m:
-            return int(m[1])
-    return 1
+def _version(image_id: str, url: str) -> int:
+    """The product version NASA appends to the id in file names: `<imageid>02_1200.jpg` -> 2."""
+    at = url.rfind(image_id)
+    if at >= 0:
+        digits = url[at + len(image_id) : at + len(image_id) + 2]
+        if digits.isdigit():
+            return int(digits)
+    m = _FILE_VERSION.search(url)
+    return int(m[1]) if m else 1
 
 
 # ------------------------------------------------------------------ one record per feed shape
@@ -139,7 +143,7 @@ def m2020_image(rec: dict[str, Any], mission: str = "mars2020") -> RoverImage | 
         lmst=_lmst(rec.get("date_taken_mars")),
         received_utc=utc(rec.get("date_received")),
         sequence=sequence,
-        version=_version(large, full, medium, small),
+        version=_version(image_id, large),
         tiles=1,
         small=small or medium or large,
         medium=medium or large,
@@ -192,7 +196,7 @@ def marsphotos_image(rec: dict[str, Any]) -> RoverImage:
         image_id=image_id, exposure_id=exposure, sol=sol, instrument=instrument,
         title=f"Sol {sol}: {_text(camera.get('full_name')) or instrument}", caption="",
         credit="NASA/JPL-Caltech", taken_utc=None, lmst=None, received_utc=None, sequence=sequence,
-        version=_version(url), small=url, medium=url, large=url, full_res=url, mission=mission,
+        version=_version(image_id, url), small=url, medium=url, large=url, full_res=url, mission=mission,
     )
 
 
@@ -238,7 +242,7 @@ def _tile(img: RoverImage) -> int:
 
 
 def _with_tiles(img: RoverImage, n: int) -> RoverImage:
-    return replace(img, tiles=n)
+    return img._replace(tiles=n)
 
 
 def page(payload: Any, *, expect_sol: int | None = None, page_size: int | None = None) -> FeedPage:

@@ -21,6 +21,7 @@ log = logging.getLogger("roverbot.poll")
 
 SOURCE = "images"
 BASELINE_KEY = "images.baseline_at"
+WATERMARK_KEY = "images.received_watermark"
 MAX_PAGES = 20  # a cycle after long downtime reads at most 2,000 records; the next cycle goes on
 
 
@@ -43,12 +44,18 @@ class ImagePoller:
     async def poll(self) -> PollResult:
         now = self.clock().timestamp()
         baseline = self.store.get(BASELINE_KEY) is None
+        # Everything received up to the watermark was read completely by an earlier cycle. It only
+        # moves after a cycle that finished, so a cycle cut short is read again from the top.
+        mark = self.store.get(WATERMARK_KEY)
+        watermark = datetime.fromisoformat(mark) if mark else None
         poll_id = self.store.start_poll(SOURCE, now)
         result = PollResult(baseline=baseline)
+        newest = watermark
         try:
             for page in range(1 if baseline else MAX_PAGES):
                 payload = await self.nasa.raw_images(page=page, num=PAGE_SIZE_MAX, order="date_received desc")
-                got = parse.page(payload, page_size=PAGE_SIZE_MAX)
+                payload, reached = self._newer_than(payload, watermark)
+                got = parse.page(payload, page_size=None if reached else PAGE_SIZE_MAX)
                 result.pages += 1
                 result.seen += len(got.images)
                 result.skipped += got.skipped
@@ -56,22 +63,45 @@ class ImagePoller:
                 # Only unknown exposures and newer versions are written: an idle cycle writes nothing.
                 fresh = [img for img in got.images if known.get(img.exposure_id, 0) < img.version]
                 self.store.record(fresh, poll_id)
-                if got.end or known:
+                received = [img.received_utc for img in got.images if img.received_utc]
+                if received and (newest is None or max(received) > newest):
+                    newest = max(received)
+                if got.end or reached or (watermark is None and known):
                     break
+            else:
+                if not baseline:
+                    log.warning("image poll read %d pages without reaching the last one it knew; older gaps are skipped", MAX_PAGES)
         except (NasaError, parse.Malformed) as e:
             result.error = str(e)
             log.warning("image poll failed after %d page(s): %s", result.pages, e)
-        # What was stored before a failure stays: the next cycle finds it already known, and it is
-        # still reported below, so nothing fetched is ever lost.
+        if result.error is None and newest is not None:
+            self.store.put(WATERMARK_KEY, newest.isoformat())
+        # What was stored before a failure stays and is reported below, and the next cycle reads
+        # down to the old watermark again: nothing fetched is lost, nothing is reported twice.
         new = self.store.first_seen_by(poll_id)
         if baseline and result.error is None:
             self.store.put(BASELINE_KEY, str(now))
             log.info("image baseline recorded: %d pictures already in the feed, none posted", len(new))
-            new = []
-        elif baseline:
+        if baseline:
             new = []
         result.new = new
         self.store.finish_poll(poll_id, len(new), result.error, self.clock().timestamp())
         log.info("image poll: %d page(s), %d record(s), %d new%s", result.pages, result.seen, len(new),
                  f", error: {result.error}" if result.error else "")
         return result
+
+    @staticmethod
+    def _newer_than(payload: object, watermark: datetime | None) -> tuple[object, bool]:
+        """Cut a newest-first page where it reaches records older than the watermark.
+
+        Those were read completely before, so an idle cycle parses a handful of records, not 100.
+        Returns the (possibly shortened) page and whether the watermark was reached.
+        """
+        if watermark is None or not isinstance(payload, dict) or not isinstance(payload.get("images"), list):
+            return payload, False
+        records = payload["images"]
+        for i, rec in enumerate(records):
+            received = parse.utc(rec.get("date_received")) if isinstance(rec, dict) else None
+            if received is not None and received < watermark:
+                return {**payload, "images": records[:i]}, True
+        return payload, False

@@ -46,7 +46,7 @@ MIGRATIONS: list[str] = [
         link         TEXT NOT NULL,
         first_poll   INTEGER          -- the poll that first saw it; NULL if only a command fetched it
     );
-    CREATE INDEX images_by_sol ON images (mission, sol, instrument);
+    CREATE INDEX images_by_sol ON images (mission, sol, taken_utc, exposure_id);
     CREATE INDEX images_by_poll ON images (first_poll);
     CREATE TABLE sol_fetches (
         mission    TEXT NOT NULL,
@@ -162,15 +162,23 @@ class Store:
             )
         return len(rows)
 
-    def images(self, mission: str, sol: int, codes: Sequence[str] = ()) -> list[RoverImage]:
-        """A sol's pictures in the order they were taken."""
-        q = f"SELECT {_IMAGE_COLUMNS} FROM images WHERE mission = ? AND sol = ?"
-        args: list = [mission, sol]
+    def images(self, mission: str, sol: int, codes: Sequence[str] = (), *, offset: int = 0,
+               limit: int = -1) -> list[RoverImage]:
+        """A sol's pictures in the order they were taken (a slice of them, for one gallery page)."""
+        where, args = self._sol_filter(mission, sol, codes)
+        q = f"SELECT {_IMAGE_COLUMNS} FROM images WHERE {where} ORDER BY taken_utc, exposure_id LIMIT ? OFFSET ?"
+        return [self._image(r) for r in self.conn.execute(q, [*args, limit, offset])]
+
+    def count(self, mission: str, sol: int, codes: Sequence[str] = ()) -> int:
+        where, args = self._sol_filter(mission, sol, codes)
+        return self.conn.execute(f"SELECT COUNT(*) FROM images WHERE {where}", args).fetchone()[0]
+
+    @staticmethod
+    def _sol_filter(mission: str, sol: int, codes: Sequence[str]) -> tuple[str, list]:
+        where = "mission = ? AND sol = ?"
         if codes:
-            q += f" AND instrument IN ({','.join('?' * len(codes))})"
-            args += list(codes)
-        q += " ORDER BY taken_utc, exposure_id"
-        return [self._image(r) for r in self.conn.execute(q, args)]
+            where += f" AND instrument IN ({','.join('?' * len(codes))})"
+        return where, [mission, sol, *codes]
 
     def first_seen_by(self, poll_id: int) -> list[RoverImage]:
         q = f"SELECT {_IMAGE_COLUMNS} FROM images WHERE first_poll = ? ORDER BY sol, taken_utc, exposure_id"

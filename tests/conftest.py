@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from bot import cameras
+from bot.config import Config
+from bot.gallery import Gallery
+from bot.nasa import NasaClient, make_http_client
+from bot.poller import ImagePoller
+from bot.store import Store
+from tests.nasa_standin import NasaStandIn, fixture_records
+
+FIXTURES = Path(__file__).parent / "fixtures"
+# A moment when sol 1994 (the newest recorded sol) is recent: 2026-10-01.
+NOW = datetime(2026, 10, 1, 12, 0, tzinfo=timezone.utc)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime = NOW):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def nasa_standin():
+    standin = NasaStandIn(records=fixture_records()).start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def catalogue():
+    return cameras.default()
+
+
+@pytest.fixture
+def store(tmp_path, catalogue):
+    s = Store.open(tmp_path / "roverbot.sqlite3", catalogue)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+async def nasa(nasa_standin):
+    http = make_http_client("roverbot-tests (contact: tests@example.org)", 5)
+    client = NasaClient(http, nasa_standin.url, retries=2, backoff_seconds=0.01)
+    yield client
+    await http.aclose()
+
+
+@pytest.fixture
+def gallery(nasa, store, catalogue, clock):
+    return Gallery(nasa, store, catalogue, clock=clock)
+
+
+@pytest.fixture
+def poller(nasa, store, clock):
+    return ImagePoller(nasa, store, clock=clock)
+
+
+@pytest.fixture
+def config(nasa_standin, tmp_path):
+    return Config(nasa_base_url=nasa_standin.url, database=tmp_path / "roverbot.sqlite3", retries=0, timeout_seconds=5)
