@@ -165,6 +165,40 @@ async def poll(args: argparse.Namespace, config: config_mod.Config) -> int:
     return EXIT_OK
 
 
+async def run(args: argparse.Namespace, config: config_mod.Config) -> int:
+    import discord
+
+    from . import app
+
+    try:
+        await app.run(config)
+    except app.TokenMissing as e:
+        raise CliError(str(e), EXIT_FAILED) from None
+    except discord.LoginFailure:
+        raise CliError("Discord refused the token in DISCORD_TOKEN (401); check it in the Developer Portal", EXIT_FAILED) from None
+    except discord.PrivilegedIntentsRequired:
+        raise CliError("Discord refused the requested intents", EXIT_FAILED) from None
+    return EXIT_OK
+
+
+async def sync(args: argparse.Namespace, config: config_mod.Config) -> int:
+    import discord
+
+    from . import app
+
+    try:
+        registered = await app.sync(config)
+    except app.TokenMissing as e:
+        raise CliError(str(e), EXIT_FAILED) from None
+    except discord.LoginFailure:
+        raise CliError("Discord refused the token in DISCORD_TOKEN (401)", EXIT_FAILED) from None
+    except discord.HTTPException as e:
+        raise CliError(f"Discord refused the commands: {e.status} {e.text}", EXIT_FAILED) from None
+    where = f"to guild {config.dev_guild_id}" if config.dev_guild_id else "globally (may take up to an hour to appear)"
+    print(f"Registered {len(registered)} commands {where}: {', '.join('/' + c.name for c in registered)}")
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------ entry point
 
 
@@ -175,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"])
     parser.add_argument("--log-format", default="text", choices=["text", "json"])
     sub = parser.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    sub.add_parser("run", help="run the bot (DISCORD_TOKEN from the environment)")
+    sub.add_parser("sync", help="register the slash commands (globally, or to discord.dev_guild_id)")
 
     p = sub.add_parser("preview", help='print what a slash command would answer, e.g. "/sol 3 navcam"')
     p.add_argument("command", help='"/latest [camera]", "/sol <n> [camera]" or "/now"')
@@ -190,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-HANDLERS: dict[str, Callable[[argparse.Namespace, config_mod.Config], Any]] = {"preview": preview, "poll": poll}
+HANDLERS: dict[str, Callable[[argparse.Namespace, config_mod.Config], Any]] = {
+    "preview": preview, "poll": poll, "run": run, "sync": sync,
+}
 
 
 def config_path(arg: Path | None) -> Path | None:

@@ -11,11 +11,14 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from itertools import groupby
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from . import marstime
 from .cameras import Catalogue
 from .models import Button, Embed, EmbedField, MarsClock, Post, RoverImage
+
+if TYPE_CHECKING:
+    from .milestones import Milestone
 
 # Discord's documented message limits.
 MAX_CONTENT = 2000
@@ -214,6 +217,58 @@ def image_group(images: Sequence[RoverImage], catalogue: Catalogue, role_id: int
     embeds += [Embed(title="", url=shared_url, image_url=img.large) for img in images[1:GROUP_PREVIEW]]
     text = [_strip_markup(content)] + [f"  - {img.title} ({img.lmst or '?'} LMST): {img.large}" for img in images]
     return Post(content=clip(content, MAX_CONTENT), embeds=tuple(fit(embeds)), ping_role_id=role_id, text="\n".join(text))
+
+
+# ------------------------------------------------------------------ /milestone
+
+MILESTONE_PREFIX = "rbm"  # timeline paging: rbm:timeline:2
+TIMELINE_PAGE_SIZE = 10
+
+
+def milestone_card(m: "Milestone", images: Sequence[RoverImage], catalogue: Catalogue, sol_family: str | None) -> Post:
+    """One milestone: what happened, when (Earth and Mars), which camera, and pictures from that sol."""
+    when = timestamp(m.moment, "f" if m.time else "D")
+    fields = [EmbedField("Date", when)]
+    if m.sol is not None:
+        fields.append(EmbedField("Sol", str(m.sol) if m.sol_exact else f"≈ {m.sol} (worked out from the date)"))
+    if m.cameras:
+        names = sorted({catalogue.camera(c).short for c in m.cameras})
+        fields.append(EmbedField("Camera" if len(names) == 1 else "Cameras", clip(", ".join(names), MAX_FIELD_VALUE)))
+    if not m.certain or m.caveat:
+        fields.append(EmbedField("Not confirmed" if not m.certain else "Note", clip(m.caveat or "Part of this entry is our inference.", MAX_FIELD_VALUE), inline=False))
+    link = images[0].link or images[0].full_res if images else None
+    lead = Embed(title=clip(m.title, MAX_TITLE), description=clip(m.about, MAX_DESCRIPTION), url=link,
+                 image_url=images[0].large if images else None, color=MARS_RED, fields=tuple(fields),
+                 footer=f"/milestone {m.slug}" + (f" · pictures from sol {m.sol}" if images else ""))
+    embeds = [lead] + [Embed(title="", url=link, image_url=img.large) for img in images[1:GROUP_PREVIEW]]
+    buttons: tuple[Button, ...] = ()
+    if images and m.sol is not None:
+        buttons = (Button(f"All pictures from sol {m.sol}", GalleryQuery("mars2020", m.sol, sol_family or "").custom_id(0)),)
+    text = [f"{m.title}", f"  {m.day.isoformat()}" + (f" · sol {m.sol}{'' if m.sol_exact else ' (approx.)'}" if m.sol is not None else ""),
+            f"  {m.about}"]
+    if m.caveat:
+        text.append(f"  Not confirmed: {m.caveat}" if not m.certain else f"  Note: {m.caveat}")
+    text += [f"  picture: {img.large}" for img in images[:GROUP_PREVIEW]]
+    return Post(embeds=tuple(fit(embeds)), buttons=buttons, text="\n".join(text))
+
+
+def timeline(milestones: Sequence["Milestone"], page: int) -> Post:
+    pages = max(1, math.ceil(len(milestones) / TIMELINE_PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    shown = milestones[page * TIMELINE_PAGE_SIZE : (page + 1) * TIMELINE_PAGE_SIZE]
+    lines = []
+    for m in shown:
+        sol = "" if m.sol is None else f" · sol {'' if m.sol_exact else '≈'}{m.sol}"
+        mark = "" if m.certain else " *"
+        lines.append(f"{timestamp(m.moment, 'D')}{sol} — **{m.title}**{mark} · `{m.slug}`")
+    embed = Embed(title="Perseverance: the story so far", description="\n".join(lines), color=MARS_RED,
+                  footer=f"Page {page + 1}/{pages} · /milestone <name> for the full card · * = partly unconfirmed")
+    buttons = (
+        Button("◀ Earlier", f"{MILESTONE_PREFIX}:timeline:{page - 1}", disabled=page == 0),
+        Button("Later ▶", f"{MILESTONE_PREFIX}:timeline:{page + 1}", disabled=page >= pages - 1),
+    ) if pages > 1 else ()
+    text = "\n".join(f"{m.day.isoformat()}  {m.title}{' (partly unconfirmed)' if not m.certain else ''}  [{m.slug}]" for m in shown)
+    return Post(embeds=(embed,), buttons=buttons, text=text + f"\npage {page + 1} of {pages}")
 
 
 # ------------------------------------------------------------------ /now

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Callable
 
-from . import compose, conjunction, marstime, parse
+from . import compose, conjunction, marstime, milestones, parse
 from .cameras import Catalogue, Selection
 from .compose import GalleryQuery
 from .models import NasaUnavailable, NoImages, Post, SolOutOfRange
@@ -38,7 +38,9 @@ class Gallery:
         *,
         clock: Callable[[], datetime],
         mission: marstime.Mission = marstime.PERSEVERANCE,
+        timeline: milestones.Timeline | None = None,
     ):
+        self.timeline = timeline or milestones.default()
         self.nasa = nasa
         self.store = store
         self.catalogue = catalogue
@@ -65,6 +67,24 @@ class Gallery:
         selection = self.select(query.camera or None)
         await self.ensure(query.sol, selection)
         return self.compose(query, selection)
+
+    async def milestone(self, name: str) -> Post:
+        """A milestone's card, with pictures from its sol and cameras when the feed has them."""
+        m = self.timeline.find(name)
+        images = []
+        if m.sol is not None and m.cameras:
+            selection = Selection(f"milestone:{m.slug}", m.title, m.cameras)
+            try:
+                await self.ensure(m.sol, selection)
+                images = self.store.images(self.mission.key, m.sol, m.cameras, limit=compose.GROUP_PREVIEW)
+            except NasaUnavailable:
+                log.warning("milestone %s: NASA unavailable, card sent without pictures", m.slug)
+        families = {self.catalogue.family_of(c) for c in m.cameras}
+        family = families.pop() if len(families) == 1 else None
+        return compose.milestone_card(m, images, self.catalogue, family)
+
+    def timeline_page(self, page: int = 0) -> Post:
+        return compose.timeline(self.timeline.milestones, page)
 
     def compose(self, query: GalleryQuery, selection: Selection) -> Post:
         """Only the requested page is read from the store: a 600-image sol costs five rows."""

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from bot.gallery import Gallery
 from bot.nasa import NasaClient, make_http_client
 from bot.poller import ImagePoller
 from bot.store import Store
+from tests.discord_standin import DiscordStandIn
 from tests.nasa_standin import NasaStandIn, fixture_records
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -68,6 +71,45 @@ def gallery(nasa, store, catalogue, clock):
 @pytest.fixture
 def poller(nasa, store, clock):
     return ImagePoller(nasa, store, clock=clock)
+
+
+@pytest.fixture
+def discord_standin():
+    standin = DiscordStandIn().start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+async def bot(discord_standin, config, clock, catalogue, store, nasa, gallery, poller):
+    """The real RoverBot, logged in over REST against the stand-in (cogs loaded, no gateway)."""
+    from bot import app, services
+
+    app.apply_endpoints({"DISCORD_API_BASE": discord_standin.api_base, "DISCORD_GATEWAY_URL": discord_standin.gateway_url})
+    svc = services.Services(config=config, clock=clock, catalogue=catalogue, store=store, http=nasa.http, nasa=nasa,
+                            gallery=gallery, poller=poller)
+    rover = app.RoverBot(svc, guild_ready_timeout=0.1)
+    await rover.login("test-token-not-a-secret")
+    yield rover
+    await rover.close()
+    app.apply_endpoints({})
+
+
+async def dispatch(rover, payload: dict, timeout: float = 10) -> None:
+    """Hand a raw INTERACTION_CREATE to discord.py's own parser, as the gateway would, and wait until
+    every task it started (command tree, views, dynamic items) has finished."""
+    before = asyncio.all_tasks()
+    rover._connection.parse_interaction_create(payload)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        await asyncio.sleep(0)
+        pending = {t for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()}
+        if not pending:
+            return
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            raise TimeoutError(f"interaction still running: {pending}")
+        await asyncio.wait(pending, timeout=left)
 
 
 @pytest.fixture

@@ -1,0 +1,182 @@
+"""The Discord application: the Bot subclass, and the `run` and `sync` entry points.
+
+This is where objects are wired: services (plain, Discord-free) are built from the config and
+handed to the bot; cogs only translate interactions into calls on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from typing import Mapping
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from . import compose, render, services
+from .config import Config
+from .models import UserFacingError
+
+log = logging.getLogger("roverbot.app")
+
+DEFAULT_API_BASE = discord.http.Route.BASE
+
+
+class TokenMissing(Exception):
+    pass
+
+
+def intents() -> discord.Intents:
+    """Slash commands need no privileged intents; guilds gives channels, roles and permissions."""
+    it = discord.Intents.none()
+    it.guilds = True
+    return it
+
+
+def apply_endpoints(env: Mapping[str, str]) -> None:
+    """Point discord.py at another Discord (a proxy, or the test stand-in)."""
+    api = env.get("DISCORD_API_BASE")
+    discord.http.Route.BASE = api.rstrip("/") if api else DEFAULT_API_BASE
+    gateway = env.get("DISCORD_GATEWAY_URL")
+    if gateway:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
+
+
+def token_from(env: Mapping[str, str]) -> str:
+    token = env.get("DISCORD_TOKEN", "").strip()
+    if not token:
+        raise TokenMissing("DISCORD_TOKEN is not set: put the bot's token in the environment (never in a file in the repo)")
+    return token
+
+
+class RoverBot(commands.Bot):
+    def __init__(self, svc: services.Services, **options):
+        # roverbot never joins voice: the warnings about voice libraries are noise in its log.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
+        options.setdefault("intents", intents())
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+            **options,
+        )
+        self.services = svc
+        self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
+
+    async def setup_hook(self) -> None:
+        from cogs.gallery import GalleryCog
+        from cogs.milestones import MilestoneCog
+
+        self.add_dynamic_items(render.PagerButton)
+        await self.add_cog(GalleryCog(self))
+        await self.add_cog(MilestoneCog(self))
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s (id %s) to %d guild(s)", self.user, self.user.id if self.user else "?", len(self.guilds))
+
+    # ------------------------------------------------------------ paging buttons
+
+    async def turn_page(self, interaction: discord.Interaction, custom_id: str) -> None:
+        """A gallery or timeline button: the custom id says what to show; the message is edited in place."""
+        gallery = self.services.gallery
+        if custom_id.endswith(":noop"):
+            await interaction.response.defer()
+            return
+        try:
+            if custom_id.startswith(compose.MILESTONE_PREFIX):
+                page = int(custom_id.rsplit(":", 1)[1])
+                await interaction.response.edit_message(**render.edit(gallery.timeline_page(page)))
+                return
+            await interaction.response.defer()  # a page may need NASA
+            post = await gallery.turn(custom_id)
+        except UserFacingError as e:
+            await _private(interaction, str(e))
+            return
+        except (ValueError, IndexError):
+            log.warning("unreadable button id %r", custom_id)
+            await _private(interaction, "That button is from an older version of me; run the command again.")
+            return
+        await interaction.edit_original_response(**render.edit(post))
+
+    # ------------------------------------------------------------ errors nobody expected
+
+    async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        original = getattr(error, "original", error)
+        if isinstance(original, UserFacingError):
+            await _private(interaction, str(original))
+            return
+        if isinstance(original, discord.HTTPException) and original.code == 40060:
+            # Answered already (a duplicate delivery, or a retry that raced): nothing is lost.
+            log.warning("interaction %s was already acknowledged (40060); duplicate ignored", interaction.id)
+            return
+        if isinstance(error, app_commands.TransformerError):
+            await _private(interaction, f"`{error.value}` isn't a valid value for that option; check its description and try again.")
+            return
+        options = {o.get("name"): o.get("value") for o in (interaction.data or {}).get("options", [])}
+        log.error("/%s failed (user %s, guild %s, options %s): %s: %s",
+                  interaction.command.qualified_name if interaction.command else "?", interaction.user.id,
+                  interaction.guild_id, options, type(original).__name__, original, exc_info=original)
+        from cogs.replies import APOLOGY
+
+        await _private(interaction, APOLOGY)
+
+
+async def _private(interaction: discord.Interaction, text: str) -> None:
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException as e:
+        log.warning("could not tell the caller (%s): %s", text[:60], e)
+
+
+# ------------------------------------------------------------------ entry points
+
+
+async def run(config: Config, env: Mapping[str, str] = os.environ) -> None:
+    """Connect, serve until SIGINT/SIGTERM, then close Discord, HTTP and the database."""
+    token = token_from(env)
+    apply_endpoints(env)
+    async with services.build(config) as svc:
+        bot = RoverBot(svc)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        runner = asyncio.create_task(bot.start(token, reconnect=True), name="discord")
+        stopper = asyncio.create_task(stop.wait(), name="signals")
+        try:
+            done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if stopper in done:
+                log.info("shutting down")
+        finally:
+            stopper.cancel()
+            await bot.close()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+        if runner.done() and not runner.cancelled() and runner.exception():
+            raise runner.exception()  # type: ignore[misc]
+        log.info("stopped cleanly")
+
+
+async def sync(config: Config, env: Mapping[str, str] = os.environ) -> list[app_commands.AppCommand]:
+    """Register the slash commands globally, or to the development guild in the config."""
+    token = token_from(env)
+    apply_endpoints(env)
+    async with services.build(config) as svc:
+        bot = RoverBot(svc)
+        try:
+            await bot.login(token)  # runs setup_hook: the cogs are loaded, no gateway needed
+            if config.dev_guild_id:
+                guild = discord.Object(id=config.dev_guild_id)
+                bot.tree.copy_global_to(guild=guild)
+                return await bot.tree.sync(guild=guild)
+            return await bot.tree.sync()
+        finally:
+            await bot.close()
