@@ -95,7 +95,75 @@ async def bench_sol_from_store(tmp: Path) -> list[Row]:
     ]
 
 
-SUITES: dict[str, Callable] = {"ingest": bench_ingest, "idle_poll": bench_idle_poll, "sol": bench_sol_from_store}
+async def _wait_for(predicate, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the stand-in never saw the answer")
+        await asyncio.sleep(0.0005)
+
+
+async def bench_interactions(tmp: Path) -> list[Row]:
+    """INTERACTION_CREATE -> discord.py's parser -> our cog -> HTTP to the Discord stand-in."""
+    from bot import app, services
+    from bot.config import Config
+    from tests.discord_standin import DiscordStandIn
+    from tests.nasa_standin import Fault
+
+    nasa_standin = NasaStandIn(records=[make_record(1500, "NAVCAM_LEFT", n=i) for i in range(600)]).start()
+    discord_standin = DiscordStandIn().start()
+    app.apply_endpoints({"DISCORD_API_BASE": discord_standin.api_base})
+    config = Config(nasa_base_url=nasa_standin.url, database=tmp / "bot.sqlite3", retries=0, timeout_seconds=30)
+    rows: list[Row] = []
+    try:
+        async with services.build(config, clock=lambda: NOW) as svc:
+            rover = app.RoverBot(svc)
+            await rover.login("bench")
+            try:
+                await svc.gallery.sol(1500)  # warm the store
+                first, full = [], []
+                for i in range(1000):
+                    payload = discord_standin.command("sol", {"sol": 1500, "camera": "navcam"})
+                    token = payload["token"]
+                    t0 = time.monotonic()
+                    rover._connection.parse_interaction_create(payload)
+                    await _wait_for(lambda: discord_standin.interactions[token].original is not None
+                                    and discord_standin.interactions[token].original.get("edited_timestamp"), 10)
+                    mine = [r for r in discord_standin.requests[-4:] if token in r["path"]]
+                    first.append((mine[0]["at"] - t0) * 1000)
+                    full.append((mine[-1]["at"] - t0) * 1000)
+                rows += [
+                    ("/sol from a warm store: to the callback, p50", f"{percentile(first, 50):.2f} ms", "", True),
+                    ("/sol from a warm store: to the callback, p99", f"{percentile(first, 99):.2f} ms", "< 50 ms", percentile(first, 99) < 50),
+                    ("/sol from a warm store: to the gallery, p50", f"{percentile(full, 50):.2f} ms", "", True),
+                    ("/sol from a warm store: to the gallery, p99", f"{percentile(full, 99):.2f} ms", "< 50 ms", percentile(full, 99) < 50),
+                ]
+                # NASA takes 15 s: Discord must still hear from us at once.
+                nasa_standin.faults.append(Fault(delay=15.0))
+                payload = discord_standin.command("sol", {"sol": 1400})
+                token = payload["token"]
+                t0 = time.monotonic()
+                rover._connection.parse_interaction_create(payload)
+                await _wait_for(lambda: discord_standin.interactions[token].acknowledged, 5)
+                ack = (discord_standin.interactions[token].acked_at - t0) * 1000
+                await _wait_for(lambda: any(token in r["path"] and r["method"] in ("PATCH", "POST") and "callback" not in r["path"]
+                                            for r in discord_standin.requests), 30)
+                done = max(r["at"] for r in discord_standin.requests if token in r["path"]) - t0
+                rows += [
+                    ("NASA answering in 15 s: first response", f"{ack:.1f} ms", "< 1 s", ack < 1000),
+                    ("NASA answering in 15 s: final answer", f"{done:.1f} s", "", True),
+                ]
+            finally:
+                await rover.close()
+    finally:
+        app.apply_endpoints({})
+        discord_standin.stop()
+        nasa_standin.stop()
+    return rows
+
+
+SUITES: dict[str, Callable] = {"ingest": bench_ingest, "idle_poll": bench_idle_poll, "sol": bench_sol_from_store,
+                               "interactions": bench_interactions}
 
 
 def print_table(rows: list[Row]) -> None:
