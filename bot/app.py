@@ -7,17 +7,20 @@ handed to the bot; cogs only translate interactions into calls on them.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import os
 import signal
-from typing import Mapping
+from typing import Any, Mapping
+
+import aiohttp
 
 import discord
 import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from . import compose, render, services
+from . import compose, delivery, render, schedule, services
 from .config import Config
 from .models import UserFacingError
 
@@ -53,8 +56,69 @@ def token_from(env: Mapping[str, str]) -> str:
     return token
 
 
+class DiscordSender:
+    """The courier's view of Discord: send a message, check a channel, find where to raise an alert."""
+
+    def __init__(self, bot: "RoverBot"):
+        self.bot = bot
+
+    async def send(self, m: delivery.Outgoing) -> int:
+        channel = self.bot.get_partial_messageable(m.channel_id)
+        roles: Any = [discord.Object(id=m.role_id)] if m.role_id else False
+        try:
+            msg = await channel.send(
+                content=m.content or None,
+                embeds=[discord.Embed.from_dict(e) for e in m.embeds],
+                files=[discord.File(io.BytesIO(data), filename=name) for name, data in m.files],
+                allowed_mentions=discord.AllowedMentions(everyone=False, users=False, roles=roles, replied_user=False),
+                nonce=m.nonce,  # with enforce_nonce: a re-send after a crash returns the first message
+            )
+        except discord.Forbidden as e:
+            missing = await self._missing_or_none(m.channel_id)
+            raise delivery.Forbidden(f"I'm missing {', '.join(missing)}" if missing else f"Discord refused ({e.code}: {e.text})") from None
+        except discord.NotFound as e:
+            raise delivery.ChannelGone(f"the channel no longer exists ({e.code})") from None
+        except discord.DiscordServerError as e:
+            raise delivery.Transient(f"Discord answered {e.status}") from None
+        except discord.HTTPException as e:
+            if e.status == 429:
+                raise delivery.Transient("rate limited for longer than discord.py waits") from None
+            raise delivery.Rejected(f"{e.status} {e.code}: {e.text}") from None
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+            raise delivery.Transient(f"{type(e).__name__}: {e}") from None
+        return msg.id
+
+    async def _missing_or_none(self, channel_id: int) -> list[str]:
+        try:
+            return await self.missing_permissions(channel_id)
+        except delivery.DeliveryError:
+            return []
+
+    async def missing_permissions(self, channel_id: int) -> list[str]:
+        """What the bot lacks to post in a channel; raises ChannelGone when it no longer exists."""
+        channel = self.bot.get_channel(channel_id)
+        if channel is None:
+            try:
+                channel = await self.bot.fetch_channel(channel_id)
+            except discord.NotFound:
+                raise delivery.ChannelGone("the channel no longer exists") from None
+            except discord.Forbidden:
+                return ["View Channel"]
+            except discord.HTTPException as e:
+                raise delivery.Transient(str(e)) from None
+        guild = getattr(channel, "guild", None)
+        if guild is None or guild.me is None:
+            raise delivery.Transient("the server is not in my cache yet")
+        perms = channel.permissions_for(guild.me)  # type: ignore[union-attr]
+        return delivery.missing({n: getattr(perms, n) for n in ("view_channel", "send_messages", "embed_links", "attach_files")})
+
+    def alert_channel(self, guild_id: int) -> int | None:
+        guild = self.bot.get_guild(guild_id)
+        return guild.system_channel.id if guild and guild.system_channel else None
+
+
 class RoverBot(commands.Bot):
-    def __init__(self, svc: services.Services, **options):
+    def __init__(self, svc: services.Services, *, automate: bool = False, **options):
         # roverbot never joins voice: the warnings about voice libraries are noise in its log.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
@@ -66,15 +130,31 @@ class RoverBot(commands.Bot):
             **options,
         )
         self.services = svc
+        self.automation = svc.automation(DiscordSender(self))
+        self.automate = automate
+        self.scheduler = None
         self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
         from cogs.gallery import GalleryCog
         from cogs.milestones import MilestoneCog
 
+        from cogs.subscriptions import SubscriptionCog
+
         self.add_dynamic_items(render.PagerButton)
         await self.add_cog(GalleryCog(self))
         await self.add_cog(MilestoneCog(self))
+        await self.add_cog(SubscriptionCog(self))
+        if self.automate:
+            self.scheduler = schedule.build(self.automation, self.services.config)
+            self.scheduler.start()
+            log.info("automatic posts: images every %d min, news every %d min, digests checked every minute",
+                     self.services.config.poll_interval_minutes, self.services.config.news_interval_minutes)
+
+    async def close(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await super().close()
 
     async def on_ready(self) -> None:
         log.info("connected as %s (id %s) to %d guild(s)", self.user, self.user.id if self.user else "?", len(self.guilds))
@@ -144,7 +224,7 @@ async def run(config: Config, env: Mapping[str, str] = os.environ) -> None:
     token = token_from(env)
     apply_endpoints(env)
     async with services.build(config) as svc:
-        bot = RoverBot(svc)
+        bot = RoverBot(svc, automate=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 from . import marstime
 from .cameras import Catalogue
-from .models import Button, Embed, EmbedField, MarsClock, Post, RoverImage
+from .models import Attachment, Button, Embed, EmbedField, MarsClock, NewsItem, Post, RoverImage
 
 if TYPE_CHECKING:
     from .milestones import Milestone
@@ -269,6 +269,74 @@ def timeline(milestones: Sequence["Milestone"], page: int) -> Post:
     ) if pages > 1 else ()
     text = "\n".join(f"{m.day.isoformat()}  {m.title}{' (partly unconfirmed)' if not m.certain else ''}  [{m.slug}]" for m in shown)
     return Post(embeds=(embed,), buttons=buttons, text=text + f"\npage {page + 1} of {pages}")
+
+
+# ------------------------------------------------------------------ automatic news and digests
+
+
+def news_post(item: "NewsItem", role_id: int | None = None) -> Post:
+    content = f"📰 **Mission news**" + (f" <@&{role_id}>" if role_id else "")
+    fields = (EmbedField("Published", timestamp(item.published)),) if item.published else ()
+    embed = Embed(title=clip(safe(item.title), MAX_TITLE), description=clip(safe(item.summary), 700), url=item.link or None,
+                  thumbnail_url=item.image or None, color=0x0B3D91, fields=fields,
+                  footer=clip(item.feed.split("//", 1)[-1], MAX_FOOTER), timestamp=item.published)
+    text = f"{item.title}\n  {item.link}\n  {clip(item.summary, 200)}"
+    return Post(content=content, embeds=(embed,), ping_role_id=role_id, text=text)
+
+
+def held_summary(held: Sequence[dict]) -> list[str]:
+    """Posts the hourly budget held back, summed per camera: "+37 more Navcam frames"."""
+    per_label: dict[str, int] = {}
+    for h in held:
+        label = h.get("summary_label") or "other"
+        per_label[label] = per_label.get(label, 0) + int(h.get("count") or 1)
+    return [f"+{n} more {label} {'frame' if n == 1 else 'frames'}" if label != "news" else f"+{n} more news {'item' if n == 1 else 'items'}"
+            for label, n in sorted(per_label.items(), key=lambda kv: -kv[1])]
+
+
+DIGEST_PICTURE = "digest.jpg"
+
+
+def digest(content, catalogue: Catalogue, role_id: int | None = None) -> Post:
+    """The daily digest: sols covered, counts per camera, one contact sheet, headlines, what was held back."""
+    from collections import Counter
+
+    imgs = content.images
+    sols = sorted({i.sol for i in imgs})
+    lines = []
+    if imgs:
+        span = f"sol {sols[0]}" if len(sols) == 1 else f"sols {sols[0]}–{sols[-1]}"
+        lines.append(f"**{len(imgs):,} new {'picture' if len(imgs) == 1 else 'pictures'}** from {span}.")
+    else:
+        lines.append("**No new pictures since the last digest.** " + content.quiet_reason)
+    held = held_summary(content.held)
+    if held:
+        lines.append("Held back by this channel's hourly limit: " + ", ".join(held) + ".")
+    fields: list[EmbedField] = []
+    if imgs:
+        counts = Counter(catalogue.camera(i.instrument).short for i in imgs).most_common()
+        shown = [f"{name}: {n:,}" for name, n in counts[:12]]
+        if len(counts) > 12:
+            shown.append(f"others: {sum(n for _, n in counts[12:]):,}")
+        fields.append(EmbedField("Pictures per camera", clip("\n".join(shown), MAX_FIELD_VALUE), inline=True))
+        sol_links = " · ".join(f"`/sol {s}`" for s in sols[-6:])
+        fields.append(EmbedField("See them", clip(sol_links, MAX_FIELD_VALUE), inline=True))
+    if content.news:
+        heads = [f"• [{clip(safe(n.title), 120)}]({n.link})" if n.link else f"• {clip(safe(n.title), 120)}" for n in content.news[:6]]
+        if len(content.news) > 6:
+            heads.append(f"…and {len(content.news) - 6} more")
+        fields.append(EmbedField("Mission news", clip("\n".join(heads), MAX_FIELD_VALUE), inline=False))
+    attachments = (Attachment(DIGEST_PICTURE, content.picture),) if content.picture else ()
+    embed = Embed(title=clip(content.title, MAX_TITLE), description=clip("\n".join(lines), MAX_DESCRIPTION),
+                  image_url=f"attachment://{DIGEST_PICTURE}" if content.picture else None, color=MARS_RED,
+                  fields=tuple(fields), footer=f"Covers {content.start:%Y-%m-%d %H:%M} – {content.end:%Y-%m-%d %H:%M} UTC",
+                  timestamp=content.end)
+    ping = f"<@&{role_id}>" if role_id else ""
+    text = [content.title, *[_strip_markup(l) for l in lines]]
+    text += [f"  {f.name}: {_strip_markup(f.value).replace(chr(10), '; ')}" for f in fields]
+    if content.picture:
+        text.append(f"  picture: {DIGEST_PICTURE} ({content.picture_frames} frames, {len(content.picture):,} bytes)")
+    return Post(content=ping, embeds=tuple(fit([embed])), attachments=attachments, ping_role_id=role_id, text="\n".join(text))
 
 
 # ------------------------------------------------------------------ /now

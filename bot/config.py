@@ -34,13 +34,16 @@ class Config:
     retries: int = 3
     poll_interval_minutes: int = 10
     news_feeds: tuple[str, ...] = DEFAULT_NEWS_FEEDS
+    news_interval_minutes: int = 30
     image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS
     max_image_bytes: int = 8_000_000
     database: Path = Path("roverbot.sqlite3")
     dev_guild_id: int | None = None
+    admin_channel_id: int | None = None
     messages_per_hour: int = 6
     default_timezone: str = "UTC"
     digest_time: str = "09:00"
+    sends_per_second: float = 45.0
     source: Path | None = field(default=None, compare=False)
 
 
@@ -127,6 +130,20 @@ def _guild(key: str, value: Any) -> int | None:
     return value
 
 
+def _channel(key: str, value: Any) -> int | None:
+    if value in (0, "", None):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{key} must be a Discord channel id (a number), or 0 for each server's system channel")
+    return value
+
+
+def _rate(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.5 <= value <= 50:
+        raise ConfigError(f"{key} must be a number of messages per second from 0.5 to 50 (Discord's global limit), got {value!r}")
+    return float(value)
+
+
 def _path(key: str, value: Any) -> Path:
     return Path(_str(key, value))
 
@@ -142,13 +159,14 @@ _SCHEMA: dict[str, dict[str, tuple[str, Callable[[str, Any], Any]]]] = {
         "max_image_bytes": ("max_image_bytes", _int_range(10_000, 100_000_000)),
     },
     "polling": {"interval_minutes": ("poll_interval_minutes", _int_range(1, 1440))},
-    "news": {"feeds": ("news_feeds", _url_list)},
+    "news": {"feeds": ("news_feeds", _url_list), "interval_minutes": ("news_interval_minutes", _int_range(5, 1440))},
     "storage": {"database": ("database", _path)},
-    "discord": {"dev_guild_id": ("dev_guild_id", _guild)},
+    "discord": {"dev_guild_id": ("dev_guild_id", _guild), "admin_channel_id": ("admin_channel_id", _channel)},
     "posting": {
         "messages_per_hour": ("messages_per_hour", _int_range(1, 60)),
         "default_timezone": ("default_timezone", _timezone),
         "digest_time": ("digest_time", _clock_time),
+        "sends_per_second": ("sends_per_second", _rate),
     },
 }
 

@@ -36,6 +36,51 @@ class RoverImage(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class NewsItem:
+    key: str  # the feed's guid, else the link: what makes two items the same item
+    feed: str
+    title: str
+    link: str
+    summary: str
+    image: str  # the article's first picture, '' if none
+    published: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: int
+    guild_id: int
+    channel_id: int
+    kind: str  # images, news, digest
+    camera: str = ""  # Selection.key; '' = every camera
+    codes: tuple[str, ...] = ()
+    digest_time: str = "09:00"
+    timezone: str = "UTC"
+    role_id: int | None = None
+    created_at: float = 0.0
+    paused_at: float | None = None
+    paused_reason: str | None = None
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    id: int
+    key: str
+    guild_id: int
+    channel_id: int
+    kind: str
+    payload: dict
+    nonce: str
+    status: str
+    attempts: int = 0
+    message_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FeedPage:
     """What one page of a raw-image feed held, after parsing."""
 

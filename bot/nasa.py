@@ -105,6 +105,36 @@ class NasaClient:
         params = [("feed", "raw_images"), ("category", "mars2020"), ("feedtype", "json"), ("latest", "true")]
         return await self.get_json(RAW_FEED_PATH, params, "the latest-images summary")
 
+    async def image(self, url: str, *, allowed_hosts: Iterable[str], max_bytes: int) -> bytes:
+        """Download one picture, only from an allowed host and never more than max_bytes."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        allowed = [h.lower() for h in allowed_hosts]
+        if parts.scheme not in ("http", "https") or not any(
+            parts.netloc.lower() == h or host == h or host.endswith("." + h) for h in allowed
+        ):
+            raise NasaError(f"refused to fetch an image from {parts.netloc or url!r}: not an allowed host", transient=False)
+        self.requests += 1
+        try:
+            async with self.http.stream("GET", url) as resp:
+                if resp.status_code >= 400:
+                    raise NasaError(f"image {parts.path.rsplit('/', 1)[-1]} answered HTTP {resp.status_code}",
+                                    status=resp.status_code, transient=resp.status_code >= 500)
+                declared = resp.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > max_bytes:
+                    raise NasaError(f"image is {int(declared):,} bytes, over the {max_bytes:,} limit", transient=False)
+                chunks, size = [], 0
+                async for chunk in resp.aiter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise NasaError(f"image is over the {max_bytes:,} byte limit", transient=False)
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        except httpx.TimeoutException:
+            raise NasaError(f"image at {parts.netloc} did not arrive in time") from None
+        except httpx.TransportError as e:
+            raise NasaError(f"image at {parts.netloc} could not be fetched ({type(e).__name__})") from None
+
     async def get_json(self, path: str, params: Iterable[tuple[str, str]], what: str) -> Any:
         url = self.base_url + path
         params = list(params)

@@ -33,6 +33,7 @@ class PollResult:
     seen: int = 0
     skipped: int = 0
     error: str | None = None
+    poll_id: int = 0
 
 
 class ImagePoller:
@@ -40,8 +41,15 @@ class ImagePoller:
         self.nasa = nasa
         self.store = store
         self.clock = clock
+        self.running: int | None = None  # the poll in progress: its finds are not complete yet
 
     async def poll(self) -> PollResult:
+        try:
+            return await self._poll()
+        finally:
+            self.running = None
+
+    async def _poll(self) -> PollResult:
         now = self.clock().timestamp()
         baseline = self.store.get(BASELINE_KEY) is None
         # Everything received up to the watermark was read completely by an earlier cycle. It only
@@ -49,6 +57,9 @@ class ImagePoller:
         mark = self.store.get(WATERMARK_KEY)
         watermark = datetime.fromisoformat(mark) if mark else None
         poll_id = self.store.start_poll(SOURCE, now)
+        if baseline:
+            self.store.mark_dispatched(poll_id, now)  # a baseline never posts, even if killed midway
+        self.running = poll_id
         result = PollResult(baseline=baseline)
         newest = watermark
         try:
@@ -59,10 +70,11 @@ class ImagePoller:
                 result.pages += 1
                 result.seen += len(got.images)
                 result.skipped += got.skipped
-                known = self.store.versions(img.exposure_id for img in got.images)
+                known = self.store.versions((img.exposure_id for img in got.images), polled_only=True)
                 # Only unknown exposures and newer versions are written: an idle cycle writes nothing.
                 fresh = [img for img in got.images if known.get(img.exposure_id, 0) < img.version]
-                self.store.record(fresh, poll_id)
+                # A baseline's pictures were there before the bot: "seen" at the epoch, so no digest counts them as new.
+                self.store.record(fresh, poll_id, seen_at=0.0 if baseline else now)
                 received = [img.received_utc for img in got.images if img.received_utc]
                 if received and (newest is None or max(received) > newest):
                     newest = max(received)
@@ -84,6 +96,7 @@ class ImagePoller:
             log.info("image baseline recorded: %d pictures already in the feed, none posted", len(new))
         if baseline:
             new = []
+        result.poll_id = poll_id
         result.new = new
         self.store.finish_poll(poll_id, len(new), result.error, self.clock().timestamp())
         log.info("image poll: %d page(s), %d record(s), %d new%s", result.pages, result.seen, len(new),

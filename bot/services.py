@@ -16,7 +16,11 @@ import httpx
 from . import cameras
 from .cameras import Catalogue
 from .config import Config
+from .automation import Automation
+from .delivery import Courier, Pacer, Sender
+from .digest import DigestMaker
 from .gallery import Gallery
+from .news import NewsReader
 from .nasa import NasaClient, make_http_client
 from .poller import ImagePoller
 from .store import Store
@@ -36,6 +40,20 @@ class Services:
     nasa: NasaClient
     gallery: Gallery
     poller: ImagePoller
+    news: NewsReader | None = None
+    maker: DigestMaker | None = None
+
+    def automation(self, sender: Sender) -> Automation:
+        """The automatic-post machinery, delivering through `sender` (Discord, or a test's)."""
+        courier = Courier(self.store, sender, clock=self.clock, messages_per_hour=self.config.messages_per_hour,
+                          pacer=Pacer(rate=self.config.sends_per_second), admin_channel_id=self.config.admin_channel_id)
+        return Automation(self.store, self.poller, self.news or NewsReader(self.http, self.config.news_feeds),
+                          self.maker or make_digest_maker(self), courier, self.gallery, self.catalogue, clock=self.clock)
+
+
+def make_digest_maker(svc: "Services") -> DigestMaker:
+    return DigestMaker(svc.nasa, svc.catalogue, image_hosts=svc.config.image_hosts,
+                       max_image_bytes=svc.config.max_image_bytes, clock=svc.clock)
 
 
 @contextlib.asynccontextmanager
@@ -54,6 +72,7 @@ async def build(config: Config, clock: Callable[[], datetime] = system_clock) ->
             nasa=nasa,
             gallery=Gallery(nasa, store, catalogue, clock=clock),
             poller=ImagePoller(nasa, store, clock=clock),
+            news=NewsReader(http, config.news_feeds),
         )
     finally:
         await http.aclose()

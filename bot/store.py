@@ -11,6 +11,8 @@ millisecond for the sizes involved, see bench/).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 import time
 from datetime import datetime
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .cameras import Catalogue
-from .models import RoverImage
+from .models import NewsItem, OutboxEntry, RoverImage, Subscription
 
 # Each migration moves the schema from version i to i+1. Append only; never edit a shipped one.
 MIGRATIONS: list[str] = [
@@ -64,6 +66,69 @@ MIGRATIONS: list[str] = [
         error       TEXT
     );
     CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    # 2: automatic posts. Images learn when they were first seen (digests cover "since the last
+    # one"); polls learn whether their posts were queued (a kill in between is recovered).
+    """
+    ALTER TABLE images ADD COLUMN seen_at REAL;
+    UPDATE images SET seen_at = COALESCE((SELECT finished_at FROM polls WHERE polls.id = images.first_poll), 0);
+    CREATE INDEX images_by_seen ON images (seen_at);
+    ALTER TABLE polls ADD COLUMN dispatched_at REAL;
+    UPDATE polls SET dispatched_at = finished_at;
+    CREATE TABLE subscriptions (
+        id           INTEGER PRIMARY KEY,
+        guild_id     INTEGER NOT NULL,
+        channel_id   INTEGER NOT NULL,
+        kind         TEXT NOT NULL CHECK (kind IN ('images', 'news', 'digest')),
+        camera       TEXT NOT NULL DEFAULT '',   -- Selection.key; '' = every camera
+        codes        TEXT NOT NULL DEFAULT '',   -- '|'-joined instrument codes
+        digest_time  TEXT NOT NULL DEFAULT '09:00',
+        timezone     TEXT NOT NULL DEFAULT 'UTC',
+        role_id      INTEGER,
+        created_at   REAL NOT NULL,              -- nothing received before this is posted to it
+        paused_at    REAL,
+        paused_reason TEXT,
+        UNIQUE (channel_id, kind)
+    );
+    CREATE TABLE news (
+        key        TEXT PRIMARY KEY,             -- guid, else link
+        feed       TEXT NOT NULL,
+        title      TEXT NOT NULL,
+        link       TEXT NOT NULL,
+        summary    TEXT NOT NULL,
+        image      TEXT NOT NULL,
+        published  TEXT,
+        seen_at    REAL NOT NULL,
+        first_poll INTEGER
+    );
+    CREATE INDEX news_by_poll ON news (first_poll);
+    CREATE TABLE blobs (hash TEXT PRIMARY KEY, data BLOB NOT NULL);
+    CREATE TABLE outbox (
+        id          INTEGER PRIMARY KEY,
+        key         TEXT NOT NULL UNIQUE,        -- what makes a post the same post: never two of it
+        guild_id    INTEGER NOT NULL,
+        channel_id  INTEGER NOT NULL,
+        kind        TEXT NOT NULL,               -- images, news, digest, alert
+        payload     TEXT NOT NULL,               -- JSON: content, embeds, role_id, files, summary, count
+        nonce       TEXT NOT NULL,
+        status      TEXT NOT NULL DEFAULT 'pending',  -- pending, held, sent, digested, failed
+        message_id  INTEGER,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        next_try_at REAL NOT NULL DEFAULT 0,
+        created_at  REAL NOT NULL,
+        sent_at     REAL,
+        error       TEXT
+    );
+    CREATE INDEX outbox_by_status ON outbox (status, next_try_at, id);
+    CREATE INDEX outbox_by_channel ON outbox (channel_id, status, sent_at);
+    CREATE TABLE digests (
+        channel_id  INTEGER NOT NULL,
+        local_date  TEXT NOT NULL,
+        covered_from REAL NOT NULL,
+        covered_to  REAL NOT NULL,
+        outbox_id   INTEGER NOT NULL,
+        PRIMARY KEY (channel_id, local_date)
+    );
     """,
 ]
 
@@ -121,17 +186,18 @@ class Store:
 
     # ------------------------------------------------------------ images
 
-    def versions(self, exposure_ids: Iterable[str]) -> dict[str, int]:
-        """exposure id -> stored version, for the ids already known."""
+    def versions(self, exposure_ids: Iterable[str], *, polled_only: bool = False) -> dict[str, int]:
+        """exposure id -> stored version, for the ids already known (to a poll, with polled_only)."""
         ids = list(exposure_ids)
         out: dict[str, int] = {}
+        extra = " AND first_poll IS NOT NULL" if polled_only else ""
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
-            q = f"SELECT exposure_id, version FROM images WHERE exposure_id IN ({','.join('?' * len(chunk))})"
+            q = f"SELECT exposure_id, version FROM images WHERE exposure_id IN ({','.join('?' * len(chunk))}){extra}"
             out.update(self.conn.execute(q, chunk).fetchall())
         return out
 
-    def record(self, images: Sequence[RoverImage], poll_id: int | None = None) -> int:
+    def record(self, images: Sequence[RoverImage], poll_id: int | None = None, seen_at: float | None = None) -> int:
         """Insert new exposures and upgrade stored ones to newer versions; returns rows written.
 
         A poll id marks what a poll saw first: an image fetched earlier by a command is still new
@@ -140,16 +206,17 @@ class Store:
         rows = [
             (i.exposure_id, i.image_id, i.mission, i.sol, i.instrument, self.catalogue.family_of(i.instrument),
              i.sequence, i.version, i.tiles, _iso(i.taken_utc), i.lmst, _iso(i.received_utc), i.title, i.caption,
-             i.credit, i.small, i.medium, i.large, i.full_res, i.link, poll_id)
+             i.credit, i.small, i.medium, i.large, i.full_res, i.link, poll_id, seen_at if poll_id else None)
             for i in images
         ]
         if not rows:
             return 0
         with self.transaction():
             self.conn.executemany(
-                f"""INSERT INTO images ({_IMAGE_COLUMNS}, first_poll) VALUES ({','.join('?' * 21)})
+                f"""INSERT INTO images ({_IMAGE_COLUMNS}, first_poll, seen_at) VALUES ({','.join('?' * 22)})
                 ON CONFLICT (exposure_id) DO UPDATE SET
                     first_poll = COALESCE(images.first_poll, excluded.first_poll),
+                    seen_at = COALESCE(images.seen_at, excluded.seen_at),
                     tiles = MAX(images.tiles, excluded.tiles),
                     version = MAX(images.version, excluded.version),
                     image_id = CASE WHEN excluded.version > images.version THEN excluded.image_id ELSE images.image_id END,
@@ -183,6 +250,15 @@ class Store:
     def first_seen_by(self, poll_id: int) -> list[RoverImage]:
         q = f"SELECT {_IMAGE_COLUMNS} FROM images WHERE first_poll = ? ORDER BY sol, taken_utc, exposure_id"
         return [self._image(r) for r in self.conn.execute(q, (poll_id,))]
+
+    def seen_between(self, start: float, end: float, codes: Sequence[str] = ()) -> list[RoverImage]:
+        """Pictures a poll first saw in [start, end): what a digest covers."""
+        q = f"SELECT {_IMAGE_COLUMNS} FROM images WHERE seen_at >= ? AND seen_at < ?"
+        args: list = [start, end]
+        if codes:
+            q += f" AND instrument IN ({','.join('?' * len(codes))})"
+            args += list(codes)
+        return [self._image(r) for r in self.conn.execute(q + " ORDER BY sol, taken_utc, exposure_id", args)]
 
     def image_count(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM images").fetchone()[0]
@@ -231,6 +307,208 @@ class Store:
             " ORDER BY id DESC LIMIT 1",
             (source,),
         ).fetchone()
+
+    def undispatched_polls(self, source: str) -> list[int]:
+        """Polls whose posts were not queued yet, finished or not (a killed poll's finds still count)."""
+        rows = self.conn.execute("SELECT id FROM polls WHERE source = ? AND dispatched_at IS NULL ORDER BY id", (source,))
+        return [r[0] for r in rows]
+
+    def mark_dispatched(self, poll_id: int, at: float) -> None:
+        self.conn.execute("UPDATE polls SET dispatched_at = ? WHERE id = ?", (at, poll_id))
+
+    def poll_failures(self, source: str) -> tuple[int, float | None]:
+        """(failed cycles in a row, when the first of them started) for a source."""
+        rows = self.conn.execute(
+            "SELECT error, started_at FROM polls WHERE source = ? AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1000",
+            (source,),
+        ).fetchall()
+        count, since = 0, None
+        for error, started in rows:
+            if error is None:
+                break
+            count, since = count + 1, started
+        return count, since
+
+    # ------------------------------------------------------------ news
+
+    def news_keys(self, keys: Iterable[str]) -> set[str]:
+        ks = list(keys)
+        if not ks:
+            return set()
+        q = f"SELECT key FROM news WHERE key IN ({','.join('?' * len(ks))})"
+        return {r[0] for r in self.conn.execute(q, ks)}
+
+    def record_news(self, items: Sequence[NewsItem], poll_id: int, at: float) -> None:
+        """Insert unseen items; an edited item (same key) updates its text but stays the same item."""
+        with self.transaction():
+            self.conn.executemany(
+                """INSERT INTO news VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (key) DO UPDATE SET title = excluded.title, summary = excluded.summary,
+                    image = CASE WHEN excluded.image != '' THEN excluded.image ELSE news.image END""",
+                [(n.key, n.feed, n.title, n.link, n.summary, n.image, _iso(n.published), at, poll_id) for n in items],
+            )
+
+    def news_first_seen_by(self, poll_id: int) -> list[NewsItem]:
+        return [self._news(r) for r in self.conn.execute(
+            "SELECT key, feed, title, link, summary, image, published FROM news WHERE first_poll = ? ORDER BY published, key",
+            (poll_id,))]
+
+    def news_seen_between(self, start: float, end: float) -> list[NewsItem]:
+        return [self._news(r) for r in self.conn.execute(
+            "SELECT key, feed, title, link, summary, image, published FROM news WHERE seen_at >= ? AND seen_at < ?"
+            " AND first_poll IS NOT NULL ORDER BY published, key", (start, end))]
+
+    @staticmethod
+    def _news(r: tuple) -> NewsItem:
+        return NewsItem(key=r[0], feed=r[1], title=r[2], link=r[3], summary=r[4], image=r[5], published=_dt(r[6]))
+
+    # ------------------------------------------------------------ subscriptions
+
+    _SUB_COLUMNS = ("id, guild_id, channel_id, kind, camera, codes, digest_time, timezone, role_id, created_at,"
+                    " paused_at, paused_reason")
+
+    def subscribe(self, guild_id: int, channel_id: int, kind: str, *, camera: str = "", codes: Sequence[str] = (),
+                  digest_time: str = "09:00", timezone: str = "UTC", role_id: int | None = None, at: float) -> Subscription:
+        """Create or replace a channel's subscription of one kind (settings change, history stays)."""
+        self.conn.execute(
+            """INSERT INTO subscriptions (guild_id, channel_id, kind, camera, codes, digest_time, timezone, role_id, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (channel_id, kind) DO UPDATE SET camera = excluded.camera, codes = excluded.codes,
+                digest_time = excluded.digest_time, timezone = excluded.timezone, role_id = excluded.role_id,
+                paused_at = NULL, paused_reason = NULL""",
+            (guild_id, channel_id, kind, camera, "|".join(codes), digest_time, timezone, role_id, at),
+        )
+        sub = self.subscription(channel_id, kind)
+        assert sub is not None
+        return sub
+
+    def unsubscribe(self, channel_id: int, kind: str) -> bool:
+        with self.transaction():
+            cur = self.conn.execute("DELETE FROM subscriptions WHERE channel_id = ? AND kind = ?", (channel_id, kind))
+            # Posts not yet sent for it would now be unwanted.
+            self.conn.execute("UPDATE outbox SET status = 'cancelled' WHERE channel_id = ? AND kind = ? AND status IN ('pending', 'held')",
+                              (channel_id, kind))
+        return cur.rowcount > 0
+
+    def subscription(self, channel_id: int, kind: str) -> Subscription | None:
+        row = self.conn.execute(f"SELECT {self._SUB_COLUMNS} FROM subscriptions WHERE channel_id = ? AND kind = ?",
+                                (channel_id, kind)).fetchone()
+        return self._sub(row) if row else None
+
+    def subscriptions(self, *, kind: str | None = None, guild_id: int | None = None, channel_id: int | None = None,
+                      active: bool | None = None) -> list[Subscription]:
+        q = f"SELECT {self._SUB_COLUMNS} FROM subscriptions WHERE 1=1"
+        args: list = []
+        for col, val in (("kind", kind), ("guild_id", guild_id), ("channel_id", channel_id)):
+            if val is not None:
+                q += f" AND {col} = ?"
+                args.append(val)
+        if active is not None:
+            q += " AND paused_at IS NULL" if active else " AND paused_at IS NOT NULL"
+        return [self._sub(r) for r in self.conn.execute(q + " ORDER BY id", args)]
+
+    def pause(self, channel_id: int, reason: str, at: float) -> list[Subscription]:
+        """Pause every subscription of a channel (never delete); returns those newly paused."""
+        newly = [s for s in self.subscriptions(channel_id=channel_id, active=True)]
+        self.conn.execute("UPDATE subscriptions SET paused_at = ?, paused_reason = ? WHERE channel_id = ? AND paused_at IS NULL",
+                          (at, reason, channel_id))
+        return newly
+
+    def resume(self, channel_id: int) -> None:
+        self.conn.execute("UPDATE subscriptions SET paused_at = NULL, paused_reason = NULL WHERE channel_id = ?", (channel_id,))
+
+    @staticmethod
+    def _sub(r: tuple) -> Subscription:
+        return Subscription(id=r[0], guild_id=r[1], channel_id=r[2], kind=r[3], camera=r[4],
+                            codes=tuple(c for c in r[5].split("|") if c), digest_time=r[6], timezone=r[7], role_id=r[8],
+                            created_at=r[9], paused_at=r[10], paused_reason=r[11])
+
+    # ------------------------------------------------------------ outbox: recorded before sent
+
+    def put_blob(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        self.conn.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?)", (digest, data))
+        return digest
+
+    def blob(self, digest: str) -> bytes:
+        row = self.conn.execute("SELECT data FROM blobs WHERE hash = ?", (digest,)).fetchone()
+        if row is None:
+            raise KeyError(digest)
+        return row[0]
+
+    def enqueue(self, key: str, guild_id: int, channel_id: int, kind: str, payload: dict, at: float,
+                status: str = "pending") -> int | None:
+        """Record a post to be sent; None if a post with this key exists (it is never made twice)."""
+        nonce = hashlib.sha256(key.encode()).hexdigest()[:25]  # Discord's nonce: at most 25 characters
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO outbox (key, guild_id, channel_id, kind, payload, nonce, status, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, guild_id, channel_id, kind, json.dumps(payload), nonce, status, at),
+        )
+        return cur.lastrowid if cur.rowcount else None
+
+    def due(self, at: float, limit: int = 100) -> list[OutboxEntry]:
+        """Pending posts whose time has come, oldest first, skipping channels that are paused."""
+        rows = self.conn.execute(
+            """SELECT id, key, guild_id, channel_id, kind, payload, nonce, status, attempts, message_id FROM outbox
+            WHERE status = 'pending' AND next_try_at <= ?
+              AND channel_id NOT IN (SELECT channel_id FROM subscriptions WHERE paused_at IS NOT NULL)
+            ORDER BY id LIMIT ?""",
+            (at, limit),
+        )
+        return [self._entry(r) for r in rows]
+
+    def entries(self, *, channel_id: int | None = None, status: str | None = None, kind: str | None = None) -> list[OutboxEntry]:
+        q = "SELECT id, key, guild_id, channel_id, kind, payload, nonce, status, attempts, message_id FROM outbox WHERE 1=1"
+        args: list = []
+        for col, val in (("channel_id", channel_id), ("status", status), ("kind", kind)):
+            if val is not None:
+                q += f" AND {col} = ?"
+                args.append(val)
+        return [self._entry(r) for r in self.conn.execute(q + " ORDER BY id", args)]
+
+    def mark_sent(self, entry_id: int, message_id: int, at: float) -> None:
+        self.conn.execute("UPDATE outbox SET status = 'sent', message_id = ?, sent_at = ?, error = NULL WHERE id = ?",
+                          (message_id, at, entry_id))
+
+    def mark(self, entry_id: int, status: str, error: str | None = None) -> None:
+        self.conn.execute("UPDATE outbox SET status = ?, error = ? WHERE id = ?", (status, error, entry_id))
+
+    def retry_later(self, entry_id: int, at: float, error: str) -> None:
+        self.conn.execute("UPDATE outbox SET attempts = attempts + 1, next_try_at = ?, error = ? WHERE id = ?",
+                          (at, error, entry_id))
+
+    def sent_since(self, channel_id: int, since: float, kinds: Sequence[str] = ("images", "news")) -> int:
+        q = (f"SELECT COUNT(*) FROM outbox WHERE channel_id = ? AND sent_at >= ? AND status = 'sent'"
+             f" AND kind IN ({','.join('?' * len(kinds))})")
+        return self.conn.execute(q, (channel_id, since, *kinds)).fetchone()[0]
+
+    def counts(self) -> dict[str, int]:
+        return dict(self.conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall())
+
+    @staticmethod
+    def _entry(r: tuple) -> OutboxEntry:
+        return OutboxEntry(id=r[0], key=r[1], guild_id=r[2], channel_id=r[3], kind=r[4], payload=json.loads(r[5]),
+                           nonce=r[6], status=r[7], attempts=r[8], message_id=r[9])
+
+    # ------------------------------------------------------------ digests: one per channel per local day
+
+    def last_digest(self, channel_id: int) -> tuple[str, float] | None:
+        """(local date, covered up to) of the channel's newest digest."""
+        return self.conn.execute(
+            "SELECT local_date, covered_to FROM digests WHERE channel_id = ? ORDER BY covered_to DESC LIMIT 1",
+            (channel_id,)).fetchone()
+
+    def has_digest(self, channel_id: int, local_date: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM digests WHERE channel_id = ? AND local_date = ?",
+                                 (channel_id, local_date)).fetchone() is not None
+
+    def record_digest(self, channel_id: int, local_date: str, covered_from: float, covered_to: float, outbox_id: int,
+                      held_ids: Sequence[int]) -> None:
+        self.conn.execute("INSERT INTO digests VALUES (?, ?, ?, ?, ?)", (channel_id, local_date, covered_from, covered_to, outbox_id))
+        if held_ids:
+            q = f"UPDATE outbox SET status = 'digested' WHERE id IN ({','.join('?' * len(held_ids))})"
+            self.conn.execute(q, list(held_ids))
 
     def get(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()

@@ -28,6 +28,7 @@ async def answer(
     work: Callable[[], Awaitable[Post]],
     *,
     check: Callable[[], object] | None = None,
+    ephemeral: bool = False,
 ) -> None:
     """Run `check` (fast, no I/O), defer, then send what `work` composes.
 
@@ -41,20 +42,23 @@ async def answer(
         except UserFacingError as e:
             await tell(interaction, str(e))
             return
-    await interaction.response.defer(thinking=True)
+    await interaction.response.defer(thinking=True, ephemeral=ephemeral)
     try:
         post = await work()
     except UserFacingError as e:
-        await _replace_with_private(interaction, str(e))
+        await _replace_with_private(interaction, str(e), ephemeral)
         return
     except Exception:
         log.exception("/%s failed for user %s in guild %s", _name(interaction), interaction.user.id, interaction.guild_id)
-        await _replace_with_private(interaction, APOLOGY)
+        await _replace_with_private(interaction, APOLOGY, ephemeral)
         return
     await interaction.edit_original_response(**render.edit(post))
 
 
-async def _replace_with_private(interaction: discord.Interaction, text: str) -> None:
+async def _replace_with_private(interaction: discord.Interaction, text: str, already_private: bool = False) -> None:
+    if already_private:
+        await interaction.edit_original_response(content=text, embeds=[], attachments=[], view=None)
+        return
     try:
         await interaction.delete_original_response()
     except discord.HTTPException as e:

@@ -95,6 +95,29 @@ async def bot(discord_standin, config, clock, catalogue, store, nasa, gallery, p
     app.apply_endpoints({})
 
 
+@pytest.fixture
+async def connected_bot(discord_standin, config, clock, catalogue, store, nasa, gallery, poller):
+    """The real RoverBot over the stand-in's gateway (READY, GUILD_CREATE: a full cache), no scheduler:
+    tests drive the automation cycles themselves."""
+    from bot import app, services
+
+    app.apply_endpoints({"DISCORD_API_BASE": discord_standin.api_base, "DISCORD_GATEWAY_URL": discord_standin.gateway_url})
+    svc = services.Services(config=config, clock=clock, catalogue=catalogue, store=store, http=nasa.http, nasa=nasa,
+                            gallery=gallery, poller=poller)
+    rover = app.RoverBot(svc, guild_ready_timeout=0.1)
+    task = asyncio.create_task(rover.start("test-token-not-a-secret"))
+    await asyncio.wait_for(rover.wait_until_ready(), 10)
+    yield rover
+    await rover.close()
+    task.cancel()
+    app.apply_endpoints({})
+
+
+async def settle(timeout: float = 5.0) -> None:
+    """Let gateway events already sent by the stand-in reach the client's cache."""
+    await asyncio.sleep(0.2)
+
+
 async def dispatch(rover, payload: dict, timeout: float = 10) -> None:
     """Hand a raw INTERACTION_CREATE to discord.py's own parser, as the gateway would, and wait until
     every task it started (command tree, views, dynamic items) has finished."""
@@ -114,4 +137,5 @@ async def dispatch(rover, payload: dict, timeout: float = 10) -> None:
 
 @pytest.fixture
 def config(nasa_standin, tmp_path):
-    return Config(nasa_base_url=nasa_standin.url, database=tmp_path / "roverbot.sqlite3", retries=0, timeout_seconds=5)
+    return Config(nasa_base_url=nasa_standin.url, database=tmp_path / "roverbot.sqlite3", retries=0, timeout_seconds=5,
+                  image_hosts=("127.0.0.1",), sends_per_second=500.0)

@@ -126,6 +126,7 @@ class Channel:
     bot_permissions: int = ALL_TEXT
     deleted: bool = False
     messages: list[dict] = field(default_factory=list)
+    nonces: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass
@@ -160,6 +161,7 @@ class DiscordStandIn:
                          "avatar": None, "bot": True, "flags": 0, "public_flags": 0}
         self.guild_id = snowflake()
         self.owner_id = snowflake()
+        self.bot_role_id = snowflake()
         self.channels: dict[int, Channel] = {}
         self.general = self.add_channel("general")
         self.requests: list[dict] = []
@@ -238,9 +240,23 @@ class DiscordStandIn:
                 "permissions": str(permissions), "nick": None, "pending": False, "avatar": None}
 
     def channel_object(self, ch: Channel) -> dict:
+        # The bot's rights in a channel are a member overwrite on top of its role (all text rights).
+        overwrite = {"id": str(self.app_id), "type": 1, "allow": str(ch.bot_permissions),
+                     "deny": str(ALL_TEXT & ~ch.bot_permissions)}
         return {"id": str(ch.id), "type": 0, "guild_id": str(ch.guild_id), "name": ch.name, "position": 0,
-                "permission_overwrites": [], "nsfw": False, "topic": None, "last_message_id": None,
+                "permission_overwrites": [overwrite], "nsfw": False, "topic": None, "last_message_id": None,
                 "rate_limit_per_user": 0, "parent_id": None, "flags": 0}
+
+    def set_permissions(self, ch: Channel, bits: int) -> None:
+        """Change what the bot may do in a channel, and tell connected clients (CHANNEL_UPDATE)."""
+        ch.bot_permissions = bits
+        if self.sockets:
+            self.call(self.send_dispatch("CHANNEL_UPDATE", self.channel_object(ch)))
+
+    def delete_channel(self, ch: Channel) -> None:
+        ch.deleted = True
+        if self.sockets:
+            self.call(self.send_dispatch("CHANNEL_DELETE", self.channel_object(ch)))
 
     def guild_object(self) -> dict:
         return {
@@ -251,11 +267,13 @@ class DiscordStandIn:
             "vanity_url_code": None, "description": None, "banner": None, "premium_tier": 0, "preferred_locale": "en-US",
             "public_updates_channel_id": None, "nsfw_level": 0, "premium_progress_bar_enabled": False,
             "roles": [{"id": str(self.guild_id), "name": "@everyone", "permissions": str(VIEW_CHANNEL | SEND_MESSAGES),
-                       "position": 0, "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}],
+                       "position": 0, "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0},
+                      {"id": str(self.bot_role_id), "name": "roverbot", "permissions": str(ALL_TEXT),
+                       "position": 1, "color": 0, "hoist": False, "managed": True, "mentionable": False, "flags": 0}],
             "emojis": [], "stickers": [], "joined_at": now_iso(), "large": False, "unavailable": False,
             "member_count": 2, "voice_states": [], "threads": [], "presences": [], "stage_instances": [],
             "guild_scheduled_events": [], "soundboard_sounds": [],
-            "members": [self.member(self.app_id, ADMINISTRATOR) | {"user": self.bot_user}],
+            "members": [self.member(self.app_id) | {"user": self.bot_user, "roles": [str(self.bot_role_id)]}],
             "channels": [self.channel_object(c) for c in self.channels.values() if not c.deleted],
         }
 
@@ -447,9 +465,19 @@ class DiscordStandIn:
         m = re.fullmatch(r"/channels/(\d+)/messages", path)
         if m and method == "POST":
             ch = self._channel(int(m[1]))
-            check_message(body or {}, len(files))
-            msg = self.message_object(ch.id, body or {}, files=self._attachments(files))
+            body = body or {}
+            check_message(body, len(files))
+            nonce = body.get("nonce")
+            if nonce is not None and len(str(nonce)) > 25:
+                raise Rejection(400, 50035, "Invalid Form Body", {"nonce": "Must be 25 or fewer in length."})
+            if body.get("enforce_nonce") and nonce in ch.nonces:
+                return 200, ch.nonces[nonce]  # Discord: the same nonce within minutes returns the first message
+            if files and not ch.bot_permissions & ATTACH_FILES:
+                raise Rejection(403, 50013, "Missing Permissions")
+            msg = self.message_object(ch.id, body, files=self._attachments(files))
             ch.messages.append(msg)
+            if nonce is not None:
+                ch.nonces[nonce] = msg
             return 200, msg
         m = re.fullmatch(r"/channels/(\d+)", path)
         if m and method == "GET":

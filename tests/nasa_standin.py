@@ -112,6 +112,16 @@ def jpeg(width: int = 320, height: int = 240, color: tuple[int, int, int] = (180
     return buf.getvalue()
 
 
+def serve_images(standin: "NasaStandIn", records: list[dict], data: bytes | None = None) -> None:
+    """Make the stand-in serve a picture at each record's small and medium URL."""
+    from urllib.parse import urlsplit
+
+    for i, rec in enumerate(records):
+        body = data if data is not None else jpeg(color=(100 + i * 7 % 150, 60 + i * 13 % 150, 40))
+        for k in ("small", "medium"):
+            standin.files[urlsplit(rec["image_files"][k]).path] = body
+
+
 @dataclass
 class Fault:
     """What the next matching request gets instead of a normal answer."""

@@ -34,7 +34,9 @@ def _shape(commands: list[dict]) -> list[dict]:
         out.append({
             "name": c["name"], "description": c["description"],
             "default_member_permissions": c.get("default_member_permissions"),
-            "options": [{k: o.get(k) for k in ("name", "description", "type", "required", "min_value", "max_value", "autocomplete")}
+            "contexts": c.get("contexts"),
+            "options": [{k: o.get(k) for k in ("name", "description", "type", "required", "min_value", "max_value",
+                                               "autocomplete", "choices", "channel_types")}
                         for o in c.get("options", [])],
         })
     return out

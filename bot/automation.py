@@ -1,0 +1,233 @@
+"""Automatic posts: polling results -> per-subscription posts in the outbox -> the courier.
+
+Each step is idempotent and recorded, so the process can be killed anywhere:
+- a poll stores what it saw; its posts are queued in one transaction with marking it dispatched,
+  and undispatched polls are dispatched again on the next cycle;
+- every queued post has a key that makes a second copy impossible;
+- a digest is queued and recorded for its local date in one transaction.
+The scheduler (bot/schedule.py) calls the *_cycle methods; tests call them with a driven clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Sequence
+
+from . import compose, digest, marstime
+from .cameras import Catalogue
+from .delivery import Courier
+from .digest import DigestContent, DigestMaker
+from .gallery import Gallery
+from .models import NewsItem, Post, RoverImage, Subscription
+from .news import NewsError, NewsReader
+from .poller import ImagePoller
+from .store import Store
+
+log = logging.getLogger("roverbot.automation")
+
+NEWS_BASELINE = "news.baseline:"
+
+
+def payload_of(post: Post, store: Store, **extra) -> dict:
+    """What the outbox keeps of a post: the Discord JSON, files by content hash (stored once)."""
+    body = compose.payload(post)
+    return {"content": body["content"], "embeds": body["embeds"], "role_id": post.ping_role_id,
+            "files": [[a.filename, store.put_blob(a.data)] for a in post.attachments], **extra}
+
+
+@dataclass
+class CycleReport:
+    new: int = 0
+    queued: int = 0
+    error: str | None = None
+
+
+class Automation:
+    def __init__(self, store: Store, poller: ImagePoller, news: NewsReader, maker: DigestMaker, courier: Courier,
+                 gallery: Gallery, catalogue: Catalogue, *, clock: Callable[[], datetime]):
+        self.store = store
+        self.poller = poller
+        self.news = news
+        self.maker = maker
+        self.courier = courier
+        self.gallery = gallery
+        self.catalogue = catalogue
+        self.clock = clock
+
+    def now(self) -> float:
+        return self.clock().timestamp()
+
+    # ------------------------------------------------------------ images
+
+    async def images_cycle(self) -> CycleReport:
+        result = await self.poller.poll()
+        queued = self.dispatch_images()
+        await self.courier.pump()
+        return CycleReport(new=len(result.new), queued=queued, error=result.error)
+
+    def dispatch_images(self) -> int:
+        queued = 0
+        for poll_id in self.store.undispatched_polls("images"):
+            if poll_id == self.poller.running:
+                continue
+            found = self.store.first_seen_by(poll_id)
+            with self.store.transaction():
+                for sub in self.store.subscriptions(kind="images"):
+                    queued += self._queue_images(sub, found, poll_id)
+                self.store.mark_dispatched(poll_id, self.now())
+        return queued
+
+    def _queue_images(self, sub: Subscription, found: Sequence[RoverImage], poll_id: int) -> int:
+        wanted = [i for i in found if (not sub.codes or i.instrument in sub.codes)
+                  and (i.received_utc is None or i.received_utc.timestamp() >= sub.created_at)]
+        queued = 0
+        for group in compose.groups(wanted, self.catalogue):
+            first = group[0]
+            family = self.catalogue.family_of(first.instrument)
+            post = compose.image_group(group, self.catalogue, sub.role_id)
+            key = f"images:{sub.channel_id}:{poll_id}:{first.sol}:{family}:{first.sequence}"
+            payload = payload_of(post, self.store, summary_label=self.catalogue.family_label(family), count=len(group))
+            if self.store.enqueue(key, sub.guild_id, sub.channel_id, "images", payload, self.now()):
+                queued += 1
+        return queued
+
+    # ------------------------------------------------------------ news
+
+    async def news_cycle(self) -> CycleReport:
+        report = CycleReport()
+        for feed in self.news.feeds:
+            poll_id = self.store.start_poll(f"news:{feed}", self.now())
+            try:
+                items = await self.news.read(feed)
+            except NewsError as e:
+                self.store.finish_poll(poll_id, 0, str(e), self.now())
+                log.warning("news feed failed: %s", e)
+                report.error = str(e)
+                continue
+            baseline = self.store.get(NEWS_BASELINE + feed) is None
+            known = self.store.news_keys(i.key for i in items)
+            fresh = [i for i in items if i.key not in known]
+            # An edited item keeps its key: its text is updated, it is not posted again.
+            self.store.record_news(items, poll_id, self.now())
+            self.store.finish_poll(poll_id, 0 if baseline else len(fresh), None, self.now())
+            if baseline:
+                self.store.put(NEWS_BASELINE + feed, str(self.now()))
+                self.store.mark_dispatched(poll_id, self.now())
+                log.info("news baseline for %s: %d items, none posted", feed, len(items))
+            else:
+                report.new += len(fresh)
+        report.queued = self.dispatch_news()
+        await self.courier.pump()
+        return report
+
+    def dispatch_news(self) -> int:
+        queued = 0
+        polls = [p for feed in self.news.feeds for p in self.store.undispatched_polls(f"news:{feed}")]
+        for poll_id in sorted(polls):
+            items = self.store.news_first_seen_by(poll_id)
+            with self.store.transaction():
+                for sub in self.store.subscriptions(kind="news"):
+                    for item in items:
+                        post = compose.news_post(item, sub.role_id)
+                        payload = payload_of(post, self.store, summary_label="news", count=1)
+                        if self.store.enqueue(f"news:{sub.channel_id}:{item.key}", sub.guild_id, sub.channel_id, "news",
+                                              payload, self.now()):
+                            queued += 1
+                self.store.mark_dispatched(poll_id, self.now())
+        return queued
+
+    # ------------------------------------------------------------ digests
+
+    async def digest_cycle(self) -> int:
+        """Queue every digest that is due; returns how many."""
+        now = self.clock()
+        queued = 0
+        for sub in self.store.subscriptions(kind="digest", active=True):
+            local_date, due_at = digest.last_due(now, sub.timezone, sub.digest_time)
+            if self.store.has_digest(sub.channel_id, local_date.isoformat()):
+                continue
+            if due_at.timestamp() < sub.created_at:
+                continue  # subscribed after today's time: the first digest is the next one
+            if await self.queue_digest(sub, local_date.isoformat(), now):
+                queued += 1
+        if queued:
+            await self.courier.pump()
+        return queued
+
+    def digest_window(self, sub: Subscription, now: datetime) -> tuple[datetime, datetime]:
+        last = self.store.last_digest(sub.channel_id)
+        start = last[1] if last else max(sub.created_at, now.timestamp() - 86400)
+        return datetime.fromtimestamp(start, tz=timezone.utc), now
+
+    async def content_for(self, sub: Subscription, now: datetime, local_date: str | None = None) -> tuple[DigestContent, list[int]]:
+        start, end = self.digest_window(sub, now)
+        found = self.store.seen_between(start.timestamp(), end.timestamp(), sub.codes)
+        news = self.store.news_seen_between(start.timestamp(), end.timestamp())
+        held = self.store.entries(channel_id=sub.channel_id, status="held")
+        picture, frames = await self.maker.picture(found)
+        title = f"Perseverance daily digest · {local_date or now.date().isoformat()}"
+        content = DigestContent(title=title, start=start, end=end, images=found, news=news,
+                                held=[h.payload for h in held], picture=picture, picture_frames=frames,
+                                quiet_reason="" if found else self.maker.quiet_reason(start, end))
+        return content, [h.id for h in held]
+
+    async def queue_digest(self, sub: Subscription, local_date: str, now: datetime) -> bool:
+        content, held_ids = await self.content_for(sub, now, local_date)
+        post = compose.digest(content, self.catalogue, sub.role_id)
+        with self.store.transaction():
+            if self.store.has_digest(sub.channel_id, local_date):
+                return False  # another cycle got there first
+            entry = self.store.enqueue(f"digest:{sub.channel_id}:{local_date}", sub.guild_id, sub.channel_id, "digest",
+                                       payload_of(post, self.store), now.timestamp())
+            if entry is None:
+                return False
+            self.store.record_digest(sub.channel_id, local_date, content.start.timestamp(), content.end.timestamp(),
+                                     entry, held_ids)
+        log.info("digest for channel %s (%s): %d pictures, %d news, %d held posts", sub.channel_id, local_date,
+                 len(content.images), len(content.news), len(held_ids))
+        return True
+
+    async def preview_digest(self, sub: Subscription) -> Post:
+        """What the next digest in this channel would hold, if it were due now (nothing is recorded)."""
+        now = self.clock()
+        content, _ = await self.content_for(sub, now)
+        nxt = digest.next_due(now, sub.timezone, sub.digest_time) if self.store.has_digest(
+            sub.channel_id, digest.last_due(now, sub.timezone, sub.digest_time)[0].isoformat()) else digest.last_due(
+            now, sub.timezone, sub.digest_time)[1]
+        content.title = f"Next digest here: {compose.timestamp(max(nxt, now), 'f')} (so far)"
+        return compose.digest(content, self.catalogue, None)
+
+    async def digest_for_date(self, day: datetime, tz_name: str) -> Post:
+        """`roverbot digest --date`: the pictures of the sols that overlap a local day, read from NASA."""
+        from zoneinfo import ZoneInfo
+
+        tz = ZoneInfo(tz_name)
+        start = datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(timezone.utc)
+        end = datetime.fromtimestamp(start.timestamp() + 86400, tz=timezone.utc)
+        found: list[RoverImage] = []
+        for sol in marstime.sols_overlapping(start, end):
+            if sol < 0 or sol > self.gallery.current_sol():
+                continue
+            await self.gallery.ensure(sol, self.gallery.select(None))
+            found += self.store.images(marstime.PERSEVERANCE.key, sol)
+        news: list[NewsItem] = []
+        for feed in self.news.feeds:
+            try:
+                news += [n for n in await self.news.read(feed) if n.published and start <= n.published < end]
+            except NewsError as e:
+                log.warning("digest news: %s", e)
+        picture, frames = await self.maker.picture(found)
+        content = DigestContent(title=f"Perseverance digest · {day.date().isoformat()} ({tz_name})", start=start, end=end,
+                                images=found, news=news, picture=picture, picture_frames=frames,
+                                quiet_reason="" if found else self.maker.quiet_reason(start, end))
+        return compose.digest(content, self.catalogue)
+
+    # ------------------------------------------------------------ delivery
+
+    async def delivery_cycle(self) -> int:
+        self.dispatch_images()  # polls a killed process left undispatched
+        self.dispatch_news()
+        await self.courier.recheck_paused()
+        return await self.courier.pump()

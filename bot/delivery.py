@@ -1,0 +1,202 @@
+"""The outbox courier: every automatic post is recorded before it is sent and marked after.
+
+A post goes out with a nonce derived from its outbox key and `enforce_nonce`, so if the process dies
+between Discord accepting it and the store marking it sent, the re-send after restart returns the
+message Discord already has instead of making a second one. Sends are paced below Discord's global
+limit; a channel over its hourly budget has its posts held for the digest, never dropped; a channel
+that refuses us is paused (not deleted) and its server told once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Awaitable, Callable, Protocol, Sequence
+
+from .models import OutboxEntry
+from .store import Store
+
+log = logging.getLogger("roverbot.delivery")
+
+BUDGETED = ("images", "news")  # digests and alerts always go out
+HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message as the sender needs it: plain values, no discord objects."""
+
+    channel_id: int
+    content: str
+    embeds: list[dict]
+    role_id: int | None
+    files: list[tuple[str, bytes]]
+    nonce: str
+
+
+class DeliveryError(Exception):
+    pass
+
+
+class Forbidden(DeliveryError):
+    """403 / 50013: the bot may not post there (the message names what is missing, when known)."""
+
+
+class ChannelGone(DeliveryError):
+    """404 / 10003: the channel was deleted."""
+
+
+class Rejected(DeliveryError):
+    """Discord refused the message itself (400): sending it again would fail again."""
+
+
+class Transient(DeliveryError):
+    """5xx, timeouts, a connection dropped: try again later."""
+
+
+class Sender(Protocol):
+    async def send(self, message: Outgoing) -> int: ...
+
+    async def missing_permissions(self, channel_id: int) -> list[str]: ...
+
+    def alert_channel(self, guild_id: int) -> int | None: ...
+
+
+class Pacer:
+    """A token bucket shared by every send, so a burst over many channels stays under the global limit."""
+
+    def __init__(self, rate: float, burst: int = 5, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
+        self.rate, self.burst, self.clock, self.sleep = rate, burst, clock, sleep
+        self.tokens = float(burst)
+        self.last = clock()
+
+    async def wait(self) -> None:
+        while True:
+            now = self.clock()
+            self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+            self.last = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return
+            await self.sleep((1 - self.tokens) / self.rate)
+
+
+class Courier:
+    def __init__(self, store: Store, sender: Sender, *, clock: Callable[[], datetime], messages_per_hour: int,
+                 pacer: Pacer | None = None, admin_channel_id: int | None = None):
+        self.store = store
+        self.sender = sender
+        self.clock = clock
+        self.messages_per_hour = messages_per_hour
+        self.pacer = pacer or Pacer(rate=45.0)  # Discord allows ~50 requests/s per bot
+        self.admin_channel_id = admin_channel_id
+        self.sent = 0
+        self._lock = asyncio.Lock()
+
+    async def pump(self, max_batches: int = 1000) -> int:
+        """Send everything that is due; returns how many messages went out."""
+        async with self._lock:  # one pump at a time: the same entry is never in flight twice
+            sent = 0
+            self.release_held()
+            for _ in range(max_batches):
+                now = self.clock().timestamp()
+                batch = self.store.due(now)
+                if not batch:
+                    break
+                for entry in batch:
+                    if await self.deliver(entry):
+                        sent += 1
+            return sent
+
+    def release_held(self) -> None:
+        """Posts held in channels without a digest go out once the hour's budget allows."""
+        now = self.clock().timestamp()
+        digest_channels = {s.channel_id for s in self.store.subscriptions(kind="digest")}
+        room: dict[int, int] = {}
+        for entry in self.store.entries(status="held"):
+            if entry.channel_id in digest_channels:
+                continue  # that channel's digest will carry it
+            if entry.channel_id not in room:
+                room[entry.channel_id] = self.messages_per_hour - self.store.sent_since(entry.channel_id, now - HOUR)
+            if room[entry.channel_id] > 0:
+                room[entry.channel_id] -= 1
+                self.store.mark(entry.id, "pending")
+
+    async def deliver(self, entry: OutboxEntry) -> bool:
+        now = self.clock().timestamp()
+        if entry.kind in BUDGETED and self.store.sent_since(entry.channel_id, now - HOUR) >= self.messages_per_hour:
+            self.store.mark(entry.id, "held")
+            log.info("channel %s is at its %d posts/hour: %s held for the digest", entry.channel_id,
+                     self.messages_per_hour, entry.key)
+            return False
+        p = entry.payload
+        message = Outgoing(channel_id=entry.channel_id, content=p.get("content") or "", embeds=p.get("embeds") or [],
+                           role_id=p.get("role_id"), files=[(name, self.store.blob(h)) for name, h in p.get("files", [])],
+                           nonce=entry.nonce)
+        await self.pacer.wait()
+        try:
+            message_id = await self.sender.send(message)
+        except (Forbidden, ChannelGone) as e:
+            if entry.kind == "alert":
+                self.store.mark(entry.id, "failed", str(e))
+                log.warning("could not deliver an alert to channel %s: %s", entry.channel_id, e)
+                return False
+            self.pause(entry.guild_id, entry.channel_id, str(e) or type(e).__name__)
+            return False
+        except Rejected as e:
+            self.store.mark(entry.id, "failed", str(e))
+            log.error("Discord refused post %s in channel %s: %s", entry.key, entry.channel_id, e)
+            return False
+        except Transient as e:
+            delay = min(3600.0, 30.0 * 2 ** min(entry.attempts, 7))
+            self.store.retry_later(entry.id, now + delay, str(e))
+            log.warning("post %s to channel %s failed (%s); retry %d in %.0f s", entry.key, entry.channel_id, e,
+                        entry.attempts + 1, delay)
+            return False
+        self.store.mark_sent(entry.id, message_id, self.clock().timestamp())
+        self.sent += 1
+        return True
+
+    def pause(self, guild_id: int, channel_id: int, reason: str) -> None:
+        now = self.clock().timestamp()
+        newly = self.store.pause(channel_id, reason, now)
+        if not newly:
+            return
+        kinds = ", ".join(sorted({s.kind for s in newly}))
+        log.warning("paused %s posts in channel %s: %s", kinds, channel_id, reason)
+        target = self.admin_channel_id or self.sender.alert_channel(guild_id)
+        if target is None or target == channel_id:
+            log.warning("no other channel in guild %s to say that channel %s is paused", guild_id, channel_id)
+            return
+        text = (f"⚠️ I paused the {kinds} posts for <#{channel_id}>: {reason}. Nothing is lost: they will resume "
+                "(with what was held back) once I can post there again. Use `/subscriptions` to see the state.")
+        self.store.enqueue(f"alert:{channel_id}:{int(newly[0].paused_at or now)}:{int(now)}", guild_id, target, "alert",
+                           {"content": text, "embeds": []}, now)
+
+    async def recheck_paused(self) -> list[int]:
+        """Resume every paused channel whose permissions are fine again; returns their ids."""
+        resumed = []
+        for channel_id in sorted({s.channel_id for s in self.store.subscriptions(active=False)}):
+            try:
+                missing = await self.sender.missing_permissions(channel_id)
+            except ChannelGone:
+                continue
+            except DeliveryError as e:
+                log.info("could not re-check channel %s: %s", channel_id, e)
+                continue
+            if not missing:
+                self.store.resume(channel_id)
+                resumed.append(channel_id)
+                log.info("resumed posts in channel %s: permissions are fine again", channel_id)
+        return resumed
+
+
+def missing(allowed: dict[str, bool], needed: Sequence[str] = ("view_channel", "send_messages", "embed_links", "attach_files")) -> list[str]:
+    """Names of the permissions a channel lacks, in words a server admin recognises."""
+    words = {"view_channel": "View Channel", "send_messages": "Send Messages", "embed_links": "Embed Links",
+             "attach_files": "Attach Files"}
+    return [words.get(n, n) for n in needed if not allowed.get(n)]

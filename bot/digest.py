@@ -1,0 +1,163 @@
+"""The daily digest: when it is due in a channel's own time zone, and what it holds.
+
+Due-ness is computed from the wall clock in the subscription's IANA zone (zoneinfo), so 09:00
+Europe/Berlin stays 09:00 across daylight-saving changes. A digest is keyed by its local date, so
+there is never more than one per channel per day, and after downtime only the most recent missed
+day gets one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Callable, Sequence
+from zoneinfo import ZoneInfo
+
+from . import compose, conjunction, images, marstime
+from .cameras import Catalogue
+from .models import NewsItem, Post, RoverImage
+from .nasa import NasaClient, NasaError
+
+log = logging.getLogger("roverbot.digest")
+
+SHEET_FRAMES = 12
+SPARE_FRAMES = 6  # fetched in case some turn out blank or broken
+# Colour science cameras first: they make the best small pictures.
+FAMILY_ORDER = ("mastcam", "watson", "navcam", "supercam", "heli", "skycam", "hazcam", "aci", "pixl", "cachecam", "edl")
+
+
+def local_moment(day: date, hhmm: str, tz: ZoneInfo) -> datetime:
+    """The UTC instant of a wall-clock time on a local date. A time skipped by a DST change (e.g.
+    02:30 on the spring-forward night) happens at the first valid moment after it."""
+    h, m = map(int, hhmm.split(":"))
+    # zoneinfo resolves a skipped wall time with the offset before the change (02:30 -> 03:30 on
+    # the spring-forward night) and a repeated one (fold=0) as its first occurrence: both once.
+    return datetime.combine(day, time(h, m), tzinfo=tz).astimezone(timezone.utc)
+
+
+def last_due(now: datetime, tz_name: str, hhmm: str) -> tuple[date, datetime]:
+    """The most recent (local date, UTC moment) at which this digest was due, at or before now."""
+    tz = ZoneInfo(tz_name)
+    today = now.astimezone(tz).date()
+    moment = local_moment(today, hhmm, tz)
+    if moment > now:
+        today -= timedelta(days=1)
+        moment = local_moment(today, hhmm, tz)
+    return today, moment
+
+
+def next_due(now: datetime, tz_name: str, hhmm: str) -> datetime:
+    tz = ZoneInfo(tz_name)
+    day, moment = last_due(now, tz_name, hhmm)
+    return local_moment(day + timedelta(days=1), hhmm, tz)
+
+
+@dataclass
+class DigestContent:
+    """Everything a digest shows, before it becomes a Post."""
+
+    title: str
+    start: datetime
+    end: datetime
+    images: list[RoverImage]
+    news: list[NewsItem]
+    held: list[dict] = field(default_factory=list)  # payload summaries of posts the budget held back
+    picture: bytes | None = None
+    picture_frames: int = 0
+    quiet_reason: str = ""
+
+
+def pick_frames(found: Sequence[RoverImage], catalogue: Catalogue, n: int) -> list[RoverImage]:
+    """The day's best frames: round-robin over camera families (colour science cameras first),
+    one exposure per sequence, so the sheet shows the variety of the day, not 12 Navcam strips."""
+    by_family: dict[str, list[RoverImage]] = {}
+    seen_sequences: set[tuple[str, str]] = set()
+    for img in sorted(found, key=lambda i: (-i.sol, i.taken_utc or datetime.min.replace(tzinfo=timezone.utc))):
+        fam = catalogue.family_of(img.instrument)
+        seq = (img.instrument, img.sequence or img.exposure_id)
+        if seq in seen_sequences:
+            continue
+        seen_sequences.add(seq)
+        by_family.setdefault(fam, []).append(img)
+    order = [f for f in FAMILY_ORDER if f in by_family] + sorted(set(by_family) - set(FAMILY_ORDER))
+    picked: list[RoverImage] = []
+    while len(picked) < n and any(by_family.get(f) for f in order):
+        for fam in order:
+            if by_family.get(fam) and len(picked) < n:
+                picked.append(by_family[fam].pop(0))
+    return picked
+
+
+class DigestMaker:
+    """Builds digest content; the contact sheet for a given set of frames is composed once and reused."""
+
+    def __init__(self, nasa: NasaClient, catalogue: Catalogue, *, image_hosts: Sequence[str], max_image_bytes: int,
+                 clock: Callable[[], datetime]):
+        self.nasa = nasa
+        self.catalogue = catalogue
+        self.image_hosts = tuple(image_hosts)
+        self.max_image_bytes = max_image_bytes
+        self.clock = clock
+        self._sheets: dict[str, tuple[bytes, int]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.bytes_downloaded = 0
+        self.sheets_composed = 0
+
+    async def picture(self, found: Sequence[RoverImage]) -> tuple[bytes | None, int]:
+        """A contact sheet of the best frames from NASA's small renditions (never full resolution)."""
+        candidates = pick_frames(found, self.catalogue, SHEET_FRAMES + SPARE_FRAMES)
+        if not candidates:
+            return None, 0
+        key = hashlib.sha256("|".join(i.exposure_id for i in candidates).encode()).hexdigest()
+        if key in self._sheets:
+            return self._sheets[key]
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:  # many channels due at once share one composition
+            if key in self._sheets:
+                return self._sheets[key]
+            frames = await self._download(candidates)
+            try:
+                sheet = await asyncio.to_thread(images.contact_sheet, frames, limit=SHEET_FRAMES)
+            except images.BadImage as e:
+                log.warning("no digest picture: %s", e)
+                sheet = (b"", 0)
+            self.sheets_composed += 1
+            result = (sheet[0] or None, sheet[1])
+            self._sheets[key] = result
+            if len(self._sheets) > 64:
+                self._sheets.pop(next(iter(self._sheets)))
+            return result
+
+    async def _download(self, candidates: Sequence[RoverImage]) -> list[images.Frame]:
+        async def one(img: RoverImage) -> images.Frame | None:
+            url = img.small or img.medium  # small renditions: a sheet cell is 256 px wide anyway
+            try:
+                data = await self.nasa.image(url, allowed_hosts=self.image_hosts, max_bytes=self.max_image_bytes)
+            except NasaError as e:
+                log.warning("digest frame %s skipped: %s", img.exposure_id, e)
+                return None
+            self.bytes_downloaded += len(data)
+            return images.Frame(data, f"{self.catalogue.camera(img.instrument).short} · sol {img.sol}")
+
+        got = await asyncio.gather(*(one(i) for i in candidates))
+        return [f for f in got if f is not None]
+
+    def quiet_reason(self, start: datetime, end: datetime) -> str:
+        for sol in marstime.sols_overlapping(start, end):
+            gap = conjunction.during(sol)
+            if gap:
+                return conjunction.explain(gap)
+        return "NASA's feed brought no new pictures in this time; the rover may be driving, or the next downlink is still to come."
+
+
+def post(content: DigestContent, catalogue: Catalogue, role_id: int | None = None) -> Post:
+    return compose.digest(content, catalogue, role_id)
+
+
+def counts_by_camera(found: Sequence[RoverImage], catalogue: Catalogue) -> list[tuple[str, int]]:
+    c = Counter(catalogue.camera(i.instrument).short for i in found)
+    return c.most_common()

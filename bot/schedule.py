@@ -1,0 +1,48 @@
+"""Every scheduled job in one place (APScheduler 3.x).
+
+All jobs: coalesce=True (a backlog of missed runs becomes one run), max_instances=1 (a slow NASA
+answer never stacks a second poll on top of the first), and a misfire grace time so a run delayed by
+a busy event loop still happens. Each job logs its own failures in one line and never stops the
+scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Awaitable, Callable
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from .automation import Automation
+from .config import Config
+
+log = logging.getLogger("roverbot.schedule")
+
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 120}
+
+
+def _guarded(name: str, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        try:
+            await job()
+        except Exception as e:  # one failing cycle must not take the bot down
+            log.error("%s cycle failed: %s: %s", name, type(e).__name__, e, exc_info=True)
+
+    run.__name__ = f"{name}_cycle"
+    return run
+
+
+def build(automation: Automation, config: Config, *, start_delay: timedelta = timedelta(seconds=5)) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone=timezone.utc, job_defaults=JOB_DEFAULTS)
+    first = datetime.now(timezone.utc) + start_delay
+    jobs = (
+        ("images", automation.images_cycle, IntervalTrigger(minutes=config.poll_interval_minutes), first),
+        ("news", automation.news_cycle, IntervalTrigger(minutes=config.news_interval_minutes), first + timedelta(seconds=20)),
+        ("digests", automation.digest_cycle, IntervalTrigger(minutes=1), first + timedelta(seconds=40)),
+        ("delivery", automation.delivery_cycle, IntervalTrigger(seconds=30), first + timedelta(seconds=10)),
+    )
+    for name, job, trigger, start in jobs:
+        scheduler.add_job(_guarded(name, job), trigger, id=name, name=name, next_run_time=start, replace_existing=True)
+    return scheduler
