@@ -165,6 +165,88 @@ async def poll(args: argparse.Namespace, config: config_mod.Config) -> int:
     return EXIT_OK
 
 
+class _NoDiscord:
+    """A sender for CLI-only automation: composing a digest never sends anything."""
+
+    async def send(self, message):  # pragma: no cover - never called by digest composition
+        raise RuntimeError("the command line does not post to Discord")
+
+    async def missing_permissions(self, channel_id):
+        return []
+
+    def alert_channel(self, guild_id):
+        return None
+
+
+async def digest(args: argparse.Namespace, config: config_mod.Config) -> int:
+    from datetime import date
+
+    try:
+        day = date.fromisoformat(args.date) if args.date else None
+    except ValueError:
+        raise CliError(f"--date wants YYYY-MM-DD, not {args.date!r}") from None
+    tz = config.default_timezone
+    async with services.build(config, fixed_clock(parse_instant(args.at))) as svc:
+        if day is None:
+            from zoneinfo import ZoneInfo
+
+            day = svc.clock().astimezone(ZoneInfo(tz)).date()
+        if day > svc.clock().date() + __import__("datetime").timedelta(days=1):
+            raise CliError(f"{day} is in the future; a digest covers a day that has begun")
+        automation = svc.automation(_NoDiscord())
+        post = await automation.digest_for_date(datetime(day.year, day.month, day.day), tz)
+    emit(post, args.json, args.out)
+    return EXIT_OK
+
+
+async def status(args: argparse.Namespace, config: config_mod.Config) -> int:
+    from . import cameras
+    from .store import Store
+
+    store = Store.open(config.database, cameras.default())
+    try:
+        report = status_report(store, config)
+    finally:
+        store.close()
+    print(json.dumps(report, indent=2) if args.json else format_status(report))
+    return EXIT_OK
+
+
+def status_report(store, config: config_mod.Config) -> dict:
+    def when(ts: float | None) -> str | None:
+        return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds") if ts else None
+
+    sources = {"images": "images", **{f"news:{f}": f"news:{f}" for f in config.news_feeds}}
+    out: dict = {"database": str(config.database), "sources": [], "outbox": store.counts(), "subscriptions": []}
+    for label, source in sources.items():
+        ok = store.last_poll(source, ok=True)
+        failures, since = store.poll_failures(source)
+        last_error = store.last_poll(source, ok=False)
+        out["sources"].append({"source": label, "last_success": when(ok[0]) if ok else None,
+                               "failing": failures > 0, "failing_since": when(since) if failures else None,
+                               "failed_cycles": failures, "last_error": store.last_error(source) if failures else None})
+    out["images_seen"] = store.image_count()
+    out["posted"] = out["outbox"].get("sent", 0)
+    for sub in store.subscriptions():
+        out["subscriptions"].append({"guild": sub.guild_id, "channel": sub.channel_id, "kind": sub.kind,
+                                     "camera": sub.camera or None, "paused": sub.paused,
+                                     "paused_since": when(sub.paused_at), "paused_reason": sub.paused_reason})
+    return out
+
+
+def format_status(r: dict) -> str:
+    lines = [f"database: {r['database']}", f"images seen: {r['images_seen']:,}   posts delivered: {r['posted']:,}   "
+             f"queue: {', '.join(f'{k} {v}' for k, v in sorted(r['outbox'].items())) or 'empty'}", "", "sources:"]
+    for s in r["sources"]:
+        state = f"FAILING since {s['failing_since']} ({s['failed_cycles']} cycles): {s['last_error']}" if s["failing"] else "ok"
+        lines.append(f"  {s['source']}: last success {s['last_success'] or 'never'}; {state}")
+    lines += ["", f"subscriptions: {len(r['subscriptions'])}"]
+    for s in r["subscriptions"]:
+        paused = f"  PAUSED since {s['paused_since']}: {s['paused_reason']}" if s["paused"] else ""
+        lines.append(f"  channel {s['channel']} (guild {s['guild']}): {s['kind']}{' ' + s['camera'] if s['camera'] else ''}{paused}")
+    return "\n".join(lines)
+
+
 async def run(args: argparse.Namespace, config: config_mod.Config) -> int:
     import discord
 
@@ -220,6 +302,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--at", help="pretend it is this UTC time (ISO 8601)")
     p.add_argument("--page", type=int, default=1, help="gallery page (from 1)")
 
+    p = sub.add_parser("digest", help="compose a digest for a day now and print it")
+    p.add_argument("--date", help="the local day (YYYY-MM-DD, in posting.default_timezone); default today")
+    p.add_argument("--json", action="store_true", help="print the Discord message payload")
+    p.add_argument("--out", type=Path, help="also write the payload and the picture to this folder")
+    p.add_argument("--at", help="pretend it is this UTC time (ISO 8601)")
+
+    p = sub.add_parser("status", help="last successful poll per source, what was seen and posted, paused subscriptions")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("poll", help="run one polling cycle and print what would be posted")
     p.add_argument("--once", action="store_true", help="one cycle, then exit")
     p.add_argument("--json", action="store_true")
@@ -228,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 HANDLERS: dict[str, Callable[[argparse.Namespace, config_mod.Config], Any]] = {
-    "preview": preview, "poll": poll, "run": run, "sync": sync,
+    "preview": preview, "poll": poll, "run": run, "sync": sync, "digest": digest, "status": status,
 }
 
 

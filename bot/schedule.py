@@ -44,5 +44,6 @@ def build(automation: Automation, config: Config, *, start_delay: timedelta = ti
         ("delivery", automation.delivery_cycle, IntervalTrigger(seconds=30), first + timedelta(seconds=10)),
     )
     for name, job, trigger, start in jobs:
-        scheduler.add_job(_guarded(name, job), trigger, id=name, name=name, next_run_time=start, replace_existing=True)
+        scheduler.add_job(_guarded(name, job), trigger, id=name, name=name, next_run_time=start, replace_existing=True,
+                          **JOB_DEFAULTS)
     return scheduler

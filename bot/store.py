@@ -316,6 +316,11 @@ class Store:
     def mark_dispatched(self, poll_id: int, at: float) -> None:
         self.conn.execute("UPDATE polls SET dispatched_at = ? WHERE id = ?", (at, poll_id))
 
+    def last_error(self, source: str) -> str | None:
+        row = self.conn.execute("SELECT error FROM polls WHERE source = ? AND error IS NOT NULL ORDER BY id DESC LIMIT 1",
+                                (source,)).fetchone()
+        return row[0] if row else None
+
     def poll_failures(self, source: str) -> tuple[int, float | None]:
         """(failed cycles in a row, when the first of them started) for a source."""
         rows = self.conn.execute(

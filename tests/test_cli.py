@@ -91,3 +91,32 @@ def test_poll_once(tmp_path, nasa_standin):
     assert "6 new picture(s) in 1 post(s)" in r.stdout and "sol 1995, Mastcam-Z: 6 pictures" in r.stdout
     r = roverbot(tmp_path, nasa_standin.url, "poll", "--once", "--at", AT)
     assert "No new pictures" in r.stdout
+
+
+def test_digest_for_a_date(tmp_path, nasa_standin):
+    from tests.nasa_standin import serve_images
+
+    recs = [make_record(1994, "MCZ_LEFT", n=i, sequence=f"ZCAM0{i:04d}", host=nasa_standin.url) for i in range(5)]
+    serve_images(nasa_standin, recs)
+    nasa_standin.records += recs
+    cfg = _config(tmp_path, nasa_standin.url)
+    text = cfg.read_text().replace("[nasa]\n", '[nasa]\nimage_hosts = ["127.0.0.1"]\n', 1)
+    cfg.write_text(text + "[news]\nfeeds = []\n")
+    out = tmp_path / "digest"
+    r = subprocess.run([sys.executable, "-m", "bot", "--config", str(cfg), "digest", "--date", "2026-09-29", "--json",
+                        "--out", str(out), "--at", AT], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    body = json.loads(r.stdout)
+    assert "sol 1994" in body["embeds"][0]["description"] or "sols 19" in body["embeds"][0]["description"]
+    assert body["attachments"][0]["filename"] == "digest.jpg" and (out / "digest.jpg").stat().st_size > 1000
+    assert body["embeds"][0]["image"]["url"] == "attachment://digest.jpg"
+
+
+def test_status_says_which_source_fails_since_when(tmp_path, nasa_standin):
+    nasa_standin.faults.extend([Fault(status=503)] * 2)
+    roverbot(tmp_path, nasa_standin.url, "poll", "--once", "--at", AT)
+    roverbot(tmp_path, nasa_standin.url, "poll", "--once", "--at", AT)
+    r = roverbot(tmp_path, nasa_standin.url, "status", "--json")
+    report = json.loads(r.stdout)
+    images = next(s for s in report["sources"] if s["source"] == "images")
+    assert images["failing"] and images["failed_cycles"] == 2 and images["failing_since"] and "HTTP 503" in images["last_error"]

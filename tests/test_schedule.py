@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from bot import schedule
+from tests.discord_standin import DiscordStandIn
+
+
+async def test_every_job_has_explicit_overlap_and_misfire_settings(bot, config):
+    scheduler = schedule.build(bot.automation, config)
+    jobs = {j.id: j for j in scheduler.get_jobs()}
+    assert set(jobs) == {"images", "news", "digests", "delivery"}
+    for job in jobs.values():
+        assert job.coalesce is True and job.max_instances == 1 and job.misfire_grace_time == 120
+    assert jobs["images"].trigger.interval.total_seconds() == config.poll_interval_minutes * 60
+    assert jobs["digests"].trigger.interval.total_seconds() == 60
+
+
+async def test_a_failing_cycle_is_logged_and_contained(caplog):
+    async def boom():
+        raise RuntimeError("NASA exploded")
+
+    await schedule._guarded("images", boom)()
+    assert any("images cycle failed: RuntimeError: NASA exploded" in r.getMessage() for r in caplog.records)
