@@ -162,8 +162,159 @@ async def bench_interactions(tmp: Path) -> list[Row]:
     return rows
 
 
+class _Clock:
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def bench_posting(tmp: Path) -> list[Row]:
+    """A 600-image sol into one channel: grouped posts vs one message per image."""
+    from bot import app, services
+    from bot.config import Config
+    from tests.discord_standin import DiscordStandIn
+
+    nasa_standin = NasaStandIn(records=[make_record(1990, n=i) for i in range(50)]).start()
+    discord_standin = DiscordStandIn().start()
+    app.apply_endpoints({"DISCORD_API_BASE": discord_standin.api_base})
+    clock = _Clock(NOW)
+    config = Config(nasa_base_url=nasa_standin.url, database=tmp / "posting.sqlite3", retries=0, messages_per_hour=6)
+    try:
+        async with services.build(config, clock) as svc:
+            rover = app.RoverBot(svc)
+            await rover.login("bench")
+            try:
+                auto = rover.automation
+                await auto.images_cycle()  # baseline
+                ch = discord_standin.general
+                svc.store.subscribe(discord_standin.guild_id, ch.id, "images", at=NOW.timestamp())
+                families = {"NAVCAM_LEFT": 200, "NAVCAM_RIGHT": 200, "MCZ_LEFT": 120, "FRONT_HAZCAM_LEFT_A": 50, "SHERLOC_WATSON": 30}
+                n = 0
+                for code, count in families.items():
+                    for i in range(count):
+                        nasa_standin.records.append(make_record(1995, code, n=n, sequence=f"{code.replace('_', '')[:4]}{i // 40:05d}",
+                                                                received=NOW + timedelta(minutes=1, seconds=n)))
+                        n += 1
+                clock.now = NOW + timedelta(minutes=10)
+                report = await auto.images_cycle()
+                sent = len(ch.messages)
+                held = svc.store.counts().get("held", 0)
+            finally:
+                await rover.close()
+    finally:
+        app.apply_endpoints({})
+        discord_standin.stop()
+        nasa_standin.stop()
+    return [
+        ("600-image sol: groups (sol, family, sequence)", f"{report.queued}", "one post per group", report.queued < 600),
+        ("600-image sol: messages posted this hour", f"{sent} (+{held} held for digest)", "<= budget (6)", sent <= 6),
+        ("600-image sol: messages vs one per image", f"{sent}/600 = {sent / 600:.3f}x", "", True),
+    ]
+
+
+async def bench_digest_picture(tmp: Path) -> list[Row]:
+    """Bytes to build a 12-frame digest picture from small renditions vs full-resolution files, and its time."""
+    import io
+    import random
+
+    from PIL import Image
+
+    from bot import parse
+    from bot.digest import DigestMaker
+    from tests.nasa_standin import jpeg
+
+    standin = NasaStandIn().start()
+    recs = [make_record(1995, ("MCZ_LEFT", "NAVCAM_LEFT", "SHERLOC_WATSON", "FRONT_HAZCAM_LEFT_A")[i % 4], n=i,
+                        sequence=f"SEQ{i:05d}", host=standin.url) for i in range(12)]
+    rng = random.Random(7)
+    from urllib.parse import urlsplit
+
+    full_sizes = []
+    for i, r in enumerate(recs):
+        # NASA's renditions: small is a 320 px JPEG; full_res is the 1280x960 PNG (sensor noise makes it big).
+        standin.files[urlsplit(r["image_files"]["small"]).path] = jpeg(320, 240, (90 + i * 9, 70, 50))
+        full = Image.frombytes("RGB", (1280, 960), rng.randbytes(1280 * 960 * 3)).resize((1280, 960))
+        buf = io.BytesIO()
+        full.reduce(2).resize((1280, 960)).save(buf, "PNG")
+        standin.files[urlsplit(r["image_files"]["full_res"]).path] = buf.getvalue()
+        full_sizes.append(len(buf.getvalue()))
+    http = make_http_client("roverbot-bench (contact: bench@example.org)", 30)
+    try:
+        nasa = NasaClient(http, standin.url)
+        found = parse.page({"images": recs}).images
+        maker = DigestMaker(nasa, cameras.default(), image_hosts=("127.0.0.1",), max_image_bytes=20_000_000, clock=lambda: NOW)
+        t0 = time.perf_counter()
+        data, used = await maker.picture(found)
+        elapsed = (time.perf_counter() - t0) * 1000
+        ours = maker.bytes_downloaded
+        naive = 0
+        for img in found:
+            naive += len(await nasa.image(img.full_res, allowed_hosts=("127.0.0.1",), max_bytes=50_000_000))
+    finally:
+        await http.aclose()
+        standin.stop()
+    return [
+        ("digest picture: bytes downloaded (12 small renditions)", f"{ours / 1e6:.2f} MB", "< 1.5 MB", ours < 1.5e6),
+        ("digest picture: bytes if full-resolution files", f"{naive / 1e6:.1f} MB", "", True),
+        ("digest picture: ours vs full-resolution", f"{ours / naive:.3f}x", "", True),
+        ("digest picture: fetch + compose 12 frames", f"{elapsed:.0f} ms", "< 300 ms", elapsed < 300 and used == 12),
+    ]
+
+
+async def bench_fanout(tmp: Path) -> list[Row]:
+    """One digest to 1,000 channels through a stand-in allowing 50 requests/s."""
+    from bot import app, services
+    from bot.config import Config
+    from tests.discord_standin import DiscordStandIn
+
+    nasa_standin = NasaStandIn().start()
+    discord_standin = DiscordStandIn(rate_limit_per_second=50).start()
+    recs = [make_record(1995, ("MCZ_LEFT", "NAVCAM_LEFT")[i % 2], n=i, sequence=f"SEQ{i:05d}", host=nasa_standin.url,
+                        received=NOW - timedelta(hours=1)) for i in range(40)]
+    from tests.nasa_standin import serve_images
+
+    serve_images(nasa_standin, recs)
+    app.apply_endpoints({"DISCORD_API_BASE": discord_standin.api_base})
+    clock = _Clock(datetime(2026, 10, 1, 8, 0, tzinfo=timezone.utc))
+    config = Config(nasa_base_url=nasa_standin.url, database=tmp / "fanout.sqlite3", retries=0, image_hosts=("127.0.0.1",),
+                    news_feeds=())
+    try:
+        async with services.build(config, clock) as svc:
+            rover = app.RoverBot(svc)
+            await rover.login("bench")
+            try:
+                auto = rover.automation
+                svc.store.record(parse.page({"images": recs}).images, svc.store.start_poll("images"), seen_at=clock.now.timestamp() - 60)
+                for _ in range(1000):
+                    ch = discord_standin.add_channel("c")
+                    svc.store.subscribe(discord_standin.guild_id, ch.id, "digest", timezone="UTC", at=clock.now.timestamp() - 3600)
+                clock.now = datetime(2026, 10, 1, 9, 0, 5, tzinfo=timezone.utc)
+                t0 = time.perf_counter()
+                queued = await auto.digest_cycle()
+                elapsed = time.perf_counter() - t0
+                delivered = sum(len(c.messages) for c in discord_standin.channels.values())
+                limited = sum(1 for r in discord_standin.requests if r.get("limited"))
+                composed = auto.maker.sheets_composed
+            finally:
+                await rover.close()
+    finally:
+        app.apply_endpoints({})
+        discord_standin.stop()
+        nasa_standin.stop()
+    ratio = elapsed / 20.0
+    return [
+        ("digest to 1,000 channels at 50 req/s: delivered", f"{delivered}/{queued}", "1000", delivered == 1000),
+        ("digest to 1,000 channels: total time", f"{elapsed:.1f} s", "", True),
+        ("digest to 1,000 channels: vs the 20 s the limit allows", f"{ratio:.2f}x", "<= 1.15x", ratio <= 1.15),
+        ("digest to 1,000 channels: 429s received / pictures composed", f"{limited} / {composed}", "composed once", composed == 1),
+    ]
+
+
 SUITES: dict[str, Callable] = {"ingest": bench_ingest, "idle_poll": bench_idle_poll, "sol": bench_sol_from_store,
-                               "interactions": bench_interactions}
+                               "interactions": bench_interactions, "posting": bench_posting,
+                               "digest_picture": bench_digest_picture, "fanout": bench_fanout}
 
 
 def print_table(rows: list[Row]) -> None:

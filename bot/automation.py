@@ -10,6 +10,7 @@ The scheduler (bot/schedule.py) calls the *_cycle methods; tests call them with 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -141,9 +142,11 @@ class Automation:
     # ------------------------------------------------------------ digests
 
     async def digest_cycle(self) -> int:
-        """Queue every digest that is due; returns how many."""
+        """Queue every digest that is due; returns how many. Sending starts with the first one, so
+        composing the rest overlaps with the paced sends."""
         now = self.clock()
         queued = 0
+        sending: asyncio.Task | None = None
         for sub in self.store.subscriptions(kind="digest", active=True):
             local_date, due_at = digest.last_due(now, sub.timezone, sub.digest_time)
             if self.store.has_digest(sub.channel_id, local_date.isoformat()):
@@ -152,8 +155,13 @@ class Automation:
                 continue  # subscribed after today's time: the first digest is the next one
             if await self.queue_digest(sub, local_date.isoformat(), now):
                 queued += 1
+                if sending is None or sending.done():
+                    sending = asyncio.create_task(self.courier.pump())
+                await asyncio.sleep(0)  # let the courier take what is ready
+        if sending is not None:
+            await sending
         if queued:
-            await self.courier.pump()
+            await self.courier.pump()  # whatever was queued after the courier last looked
         return queued
 
     def digest_window(self, sub: Subscription, now: datetime) -> tuple[datetime, datetime]:

@@ -43,7 +43,7 @@ class Config:
     messages_per_hour: int = 6
     default_timezone: str = "UTC"
     digest_time: str = "09:00"
-    sends_per_second: float = 45.0
+    sends_per_second: float = 48.0
     source: Path | None = field(default=None, compare=False)
 
 

@@ -68,7 +68,7 @@ class Sender(Protocol):
 class Pacer:
     """A token bucket shared by every send, so a burst over many channels stays under the global limit."""
 
-    def __init__(self, rate: float, burst: int = 5, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, rate: float, burst: int = 2, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
         self.rate, self.burst, self.clock, self.sleep = rate, burst, clock, sleep
         self.tokens = float(burst)
@@ -92,7 +92,7 @@ class Courier:
         self.sender = sender
         self.clock = clock
         self.messages_per_hour = messages_per_hour
-        self.pacer = pacer or Pacer(rate=45.0)  # Discord allows ~50 requests/s per bot
+        self.pacer = pacer or Pacer(rate=48.0)  # Discord allows ~50 requests/s per bot
         self.admin_channel_id = admin_channel_id
         self.sent = 0
         self._lock = asyncio.Lock()
