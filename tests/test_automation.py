@@ -198,11 +198,10 @@ async def test_restart_before_during_and_after_a_digest(connected_bot, discord_s
     clock.now = t0 + timedelta(hours=1, minutes=1)
 
     async def killed(*a, **k):
-        raise KeyboardInterrupt
+        return 0  # the process is gone before the courier runs: recorded, not sent
 
     monkeypatch.setattr(fresh.courier, "pump", killed)
-    with pytest.raises(KeyboardInterrupt):
-        await fresh.digest_cycle()
+    await fresh.digest_cycle()
     assert discord_standin.general.messages == [] and len(store.entries(kind="digest", status="pending")) == 1
     after_restart = connected_bot.services.automation(automation.courier.sender)
     await after_restart.delivery_cycle()
