@@ -330,3 +330,45 @@ async def test_news_posted_once_and_an_edited_item_is_not_reposted(connected_bot
     await auto.news_cycle()
     await auto.news_cycle()
     assert len(discord_standin.general.messages) == 1  # same guid: not news again
+
+
+async def test_subscriptions_list_unsubscribe_and_digest_preview(connected_bot, discord_standin, nasa_standin, store, clock):
+    admin = ALL_TEXT | (1 << 5)
+    ch = discord_standin.general
+    recs = burst(1995, clock.now - timedelta(minutes=5), nasa_standin.url, {"MCZ_LEFT": 4})
+    serve_images(nasa_standin, recs)
+    from bot import parse
+
+    store.record(parse.page({"images": recs}).images, store.start_poll("images"), seen_at=clock().timestamp() - 60)
+    store.subscribe(discord_standin.guild_id, ch.id, "digest", digest_time="18:30", timezone="Europe/Berlin",
+                    at=clock().timestamp() - 3600)
+    store.subscribe(discord_standin.guild_id, ch.id, "images", camera="mastcam", codes=("MCZ_LEFT", "MCZ_RIGHT"),
+                    at=clock().timestamp())
+    await dispatch(connected_bot, discord_standin.command("subscriptions", permissions=admin))
+    listing = discord_standin.calls("POST", "/callback")[-1]["json"]["data"]
+    assert listing["flags"] & 64 and "a daily digest at 18:30 Europe/Berlin" in listing["content"]
+    assert "new raw images from Mastcam-Z" in listing["content"]
+    # anyone may preview the digest, privately
+    await dispatch(connected_bot, discord_standin.command("digest"))
+    assert discord_standin.calls("POST", "/callback")[-1]["json"]["data"]["flags"] & 64  # deferred, ephemeral
+    preview = discord_standin.calls("PATCH", "/messages/@original")[-1]
+    embed = preview["json"]["embeds"][0]
+    assert embed["title"].startswith("Next digest here: <t:") and "4 new pictures" in embed["description"]
+    assert preview["files"] and preview["files"][0]["filename"] == "digest.jpg"
+    assert ch.messages == []  # a preview posts nothing and records nothing
+    assert store.last_digest(ch.id) is None
+    await dispatch(connected_bot, discord_standin.command("unsubscribe", {"kind": "images"}, permissions=admin))
+    assert "no more images posts" in discord_standin.calls("POST", "/callback")[-1]["json"]["data"]["content"]
+    assert [s.kind for s in store.subscriptions()] == ["digest"]
+    await dispatch(connected_bot, discord_standin.command("unsubscribe", {"kind": "news"}, permissions=admin))
+    assert "has no news subscription" in discord_standin.calls("POST", "/callback")[-1]["json"]["data"]["content"]
+
+
+async def test_digest_on_a_quiet_day_says_why(connected_bot, discord_standin, store, clock, automation):
+    clock.now = datetime(2026, 1, 8, 6, 0, tzinfo=timezone.utc)  # solar conjunction, January 2026
+    store.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", timezone="UTC", at=clock.now.timestamp())
+    clock.now = datetime(2026, 1, 8, 9, 1, tzinfo=timezone.utc)
+    await automation.digest_cycle()
+    [msg] = discord_standin.general.messages
+    assert "No new pictures" in msg["embeds"][0]["description"] and "solar conjunction" in msg["embeds"][0]["description"]
+    assert msg["attachments"] == []
