@@ -20,7 +20,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from . import compose, delivery, render, schedule, services
+from . import compose, delivery, logs, render, schedule, services
 from .config import Config
 from .models import UserFacingError
 
@@ -222,6 +222,7 @@ async def _private(interaction: discord.Interaction, text: str) -> None:
 async def run(config: Config, env: Mapping[str, str] = os.environ) -> None:
     """Connect, serve until SIGINT/SIGTERM, then close Discord, HTTP and the database."""
     token = token_from(env)
+    logs.redact(token)
     apply_endpoints(env)
     async with services.build(config) as svc:
         bot = RoverBot(svc, automate=True)

@@ -29,6 +29,7 @@ from .store import Store
 log = logging.getLogger("roverbot.automation")
 
 NEWS_BASELINE = "news.baseline:"
+MAX_BACKOFF = 3600.0  # a failing source is retried at least hourly, however long it has been down
 
 
 def payload_of(post: Post, store: Store, **extra) -> dict:
@@ -47,7 +48,10 @@ class CycleReport:
 
 class Automation:
     def __init__(self, store: Store, poller: ImagePoller, news: NewsReader, maker: DigestMaker, courier: Courier,
-                 gallery: Gallery, catalogue: Catalogue, *, clock: Callable[[], datetime]):
+                 gallery: Gallery, catalogue: Catalogue, *, clock: Callable[[], datetime],
+                 poll_interval: float = 600.0, news_interval: float = 1800.0):
+        self.poll_interval = poll_interval
+        self.news_interval = news_interval
         self.store = store
         self.poller = poller
         self.news = news
@@ -62,7 +66,25 @@ class Automation:
 
     # ------------------------------------------------------------ images
 
+    def backing_off(self, source: str, interval: float) -> bool:
+        """After repeated failures a source is asked less often: 2, 4, 8... intervals, at most an hour."""
+        failures, since = self.store.poll_failures(source)
+        if failures < 2:
+            return False
+        wait = min(MAX_BACKOFF, interval * 2 ** (failures - 1))
+        last = self.store.last_attempt(source) or 0.0
+        if self.now() - last < wait:
+            log.info("%s has failed %d cycles in a row since %s; next try in %.0f min", source, failures,
+                     datetime.fromtimestamp(since or 0, tz=timezone.utc).isoformat(timespec="minutes"),
+                     (wait - (self.now() - last)) / 60)
+            return True
+        return False
+
     async def images_cycle(self) -> CycleReport:
+        if self.backing_off("images", self.poll_interval):
+            self.dispatch_images()
+            await self.courier.pump()
+            return CycleReport(error="backing off")
         result = await self.poller.poll()
         queued = self.dispatch_images()
         await self.courier.pump()
@@ -99,6 +121,8 @@ class Automation:
     async def news_cycle(self) -> CycleReport:
         report = CycleReport()
         for feed in self.news.feeds:
+            if self.backing_off(f"news:{feed}", self.news_interval):
+                continue
             poll_id = self.store.start_poll(f"news:{feed}", self.now())
             try:
                 items = await self.news.read(feed)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import compose, config as config_mod, logs, marstime, services
-from .models import NasaUnavailable, Post, UserFacingError
+from .models import NasaUnavailable, Post, UserFacingError, shown
 
 log = logging.getLogger("roverbot.cli")
 
@@ -58,7 +58,7 @@ def parse_command(text: str) -> Command:
         raise CliError('give a command, e.g. "/sol 3 navcam"')
     name = words[0].lstrip("/").lower()
     if name not in COMMANDS:
-        raise CliError(f"unknown command /{name}; preview knows {', '.join('/' + c for c in COMMANDS)}")
+        raise CliError(f"unknown command /{shown(name)}; preview knows {', '.join('/' + c for c in COMMANDS)}")
     named = {k.lower(): v for k, _, v in (w.partition(":") for w in words[1:] if ":" in w and not w.startswith(":"))}
     rest = [w for w in words[1:] if not (":" in w and not w.startswith(":"))]
     if name == "now":
@@ -81,7 +81,7 @@ def parse_command(text: str) -> Command:
     try:
         sol = int(sol_text)
     except ValueError:
-        raise CliError(f"a sol is a whole number (0 is landing day), not {sol_text!r}") from None
+        raise CliError(f"a sol is a whole number (0 is landing day), not {shown(sol_text)!r}") from None
     return Command("sol", sol=sol, camera=camera)
 
 

@@ -30,6 +30,30 @@ class TextFormatter(logging.Formatter):
         return super().format(record).replace("\n", " | ")
 
 
+class Redact(logging.Filter):
+    """Belt and braces: whatever a library logs, a secret never reaches the output."""
+
+    def __init__(self, secret: str):
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.secret in message:
+            record.msg, record.args = message.replace(self.secret, "[redacted]"), None
+        if record.exc_info and record.exc_info[1] is not None and self.secret in str(record.exc_info[1]):
+            record.exc_info = None
+            record.msg = f"{record.msg} (details redacted: they contained a secret)"
+        return True
+
+
+def redact(secret: str) -> None:
+    if len(secret) < 8:
+        return
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(Redact(secret))
+
+
 def setup(level: str = "info", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())

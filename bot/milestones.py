@@ -10,7 +10,7 @@ from functools import cache
 from importlib import resources
 
 from .cameras import normalize
-from .models import UserFacingError
+from .models import UserFacingError, shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ class UnknownMilestone(UserFacingError):
     def __init__(self, name: str, suggestions: list[str]):
         self.suggestions = suggestions
         hint = f" Did you mean {', '.join(f'`{s}`' for s in suggestions)}?" if suggestions else ""
-        super().__init__(f"I don't know a milestone called `{name}`.{hint} Try `/milestone` for the whole timeline.")
+        super().__init__(f"I don't know a milestone called `{shown(name)}`.{hint} Try `/milestone` for the whole timeline.")
 
 
 class Timeline:

@@ -159,6 +159,12 @@ class Post:
 # ---------------------------------------------------------------- answers to bad input
 
 
+def shown(text: str, limit: int = 40) -> str:
+    """User input echoed back in a reply: one line, no backticks (it sits inside a code span), short."""
+    flat = " ".join(str(text).replace("`", "'").split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 class UserFacingError(Exception):
     """Bad input or an unavailable source: the message is shown to the caller as it is."""
 
@@ -168,7 +174,7 @@ class UnknownCamera(UserFacingError):
         self.name = name
         self.suggestions = suggestions
         hint = f" Did you mean {', '.join(f'`{s}`' for s in suggestions)}?" if suggestions else ""
-        super().__init__(f"I don't know a camera called `{name}`.{hint}")
+        super().__init__(f"I don't know a camera called `{shown(name)}`.{hint}")
 
 
 class SolOutOfRange(UserFacingError):

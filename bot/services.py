@@ -48,7 +48,9 @@ class Services:
         courier = Courier(self.store, sender, clock=self.clock, messages_per_hour=self.config.messages_per_hour,
                           pacer=Pacer(rate=self.config.sends_per_second), admin_channel_id=self.config.admin_channel_id)
         return Automation(self.store, self.poller, self.news or NewsReader(self.http, self.config.news_feeds),
-                          self.maker or make_digest_maker(self), courier, self.gallery, self.catalogue, clock=self.clock)
+                          self.maker or make_digest_maker(self), courier, self.gallery, self.catalogue, clock=self.clock,
+                          poll_interval=self.config.poll_interval_minutes * 60.0,
+                          news_interval=self.config.news_interval_minutes * 60.0)
 
 
 def make_digest_maker(svc: "Services") -> DigestMaker:

@@ -316,6 +316,10 @@ class Store:
     def mark_dispatched(self, poll_id: int, at: float) -> None:
         self.conn.execute("UPDATE polls SET dispatched_at = ? WHERE id = ?", (at, poll_id))
 
+    def last_attempt(self, source: str) -> float | None:
+        row = self.conn.execute("SELECT MAX(started_at) FROM polls WHERE source = ?", (source,)).fetchone()
+        return row[0]
+
     def last_error(self, source: str) -> str | None:
         row = self.conn.execute("SELECT error FROM polls WHERE source = ? AND error IS NOT NULL ORDER BY id DESC LIMIT 1",
                                 (source,)).fetchone()

@@ -8,7 +8,7 @@ from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from .cameras import Catalogue, Selection
-from .models import UserFacingError
+from .models import UserFacingError, shown
 
 KINDS = ("images", "news", "digest")
 
@@ -28,14 +28,14 @@ class Request:
 def clock_time(text: str) -> str:
     m = re.fullmatch(r"\s*(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\s*", text.lower())
     if not m:
-        raise BadSubscription(f"`{text}` isn't a time of day; use 24-hour HH:MM, e.g. `09:00` or `18:30`.")
+        raise BadSubscription(f"`{shown(text)}` isn't a time of day; use 24-hour HH:MM, e.g. `09:00` or `18:30`.")
     h, mi, ampm = int(m[1]), int(m[2] or 0), m[3]
     if ampm:
         if not 1 <= h <= 12:
-            raise BadSubscription(f"`{text}` isn't a time of day.")
+            raise BadSubscription(f"`{shown(text)}` isn't a time of day.")
         h = h % 12 + (12 if ampm == "pm" else 0)
     if h > 23 or mi > 59:
-        raise BadSubscription(f"`{text}` isn't a time of day; use 24-hour HH:MM, e.g. `09:00`.")
+        raise BadSubscription(f"`{shown(text)}` isn't a time of day; use 24-hour HH:MM, e.g. `09:00`.")
     return f"{h:02d}:{mi:02d}"
 
 
@@ -57,7 +57,7 @@ def zone(text: str) -> str:
         return lowered[name.lower().replace(" ", "_")]
     hints = [z for z in _zones() if name.lower().replace(" ", "_") in z.lower()][:3]
     hint = f" Did you mean {', '.join(f'`{h}`' for h in hints)}?" if hints else ""
-    raise BadSubscription(f"`{name}` isn't a time zone I know; use an IANA name such as `Europe/Berlin` or `America/Los_Angeles`.{hint}")
+    raise BadSubscription(f"`{shown(name)}` isn't a time zone I know; use an IANA name such as `Europe/Berlin` or `America/Los_Angeles`.{hint}")
 
 
 def zone_choices(typed: str, limit: int = 25) -> list[str]:
@@ -68,7 +68,7 @@ def zone_choices(typed: str, limit: int = 25) -> list[str]:
 def check(kind: str, camera: str | None, time: str | None, tz: str | None, *, catalogue: Catalogue,
           default_time: str, default_tz: str) -> Request:
     if kind not in KINDS:
-        raise BadSubscription(f"`{kind}` isn't something I post; choose images, news or digest.")
+        raise BadSubscription(f"`{shown(kind)}` isn't something I post; choose images, news or digest.")
     if kind == "news" and camera:
         raise BadSubscription("News has no camera; leave `camera` empty for a news subscription.")
     if kind != "digest" and (time or tz):
