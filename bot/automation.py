@@ -259,6 +259,7 @@ class Automation:
     # ------------------------------------------------------------ delivery
 
     async def delivery_cycle(self) -> int:
+        self.store.put("heartbeat", str(datetime.now(timezone.utc).timestamp()))  # for `status --check`
         self.dispatch_images()  # polls a killed process left undispatched
         self.dispatch_news()
         await self.courier.recheck_paused()

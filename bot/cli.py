@@ -203,13 +203,26 @@ async def status(args: argparse.Namespace, config: config_mod.Config) -> int:
     from . import cameras
     from .store import Store
 
+    if args.check and not config.database.exists():
+        raise CliError(f"unhealthy: no database at {config.database} (has the bot started?)", EXIT_FAILED)
     store = Store.open(config.database, cameras.default())
     try:
         report = status_report(store, config)
+        beat = store.get("heartbeat")
     finally:
         store.close()
+    if args.check:
+        age = datetime.now(timezone.utc).timestamp() - float(beat) if beat else None
+        if age is None or age > HEALTHY_WITHIN:
+            raise CliError(f"unhealthy: the bot's scheduler last checked in {'never' if age is None else f'{age:.0f} s ago'}",
+                           EXIT_FAILED)
+        print(f"healthy: last check-in {age:.0f} s ago")
+        return EXIT_OK
     print(json.dumps(report, indent=2) if args.json else format_status(report))
     return EXIT_OK
+
+
+HEALTHY_WITHIN = 300.0
 
 
 def status_report(store, config: config_mod.Config) -> dict:
@@ -310,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="last successful poll per source, what was seen and posted, paused subscriptions")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--check", action="store_true", help="exit 0 only if the running bot checked in recently (HEALTHCHECK)")
 
     p = sub.add_parser("poll", help="run one polling cycle and print what would be posted")
     p.add_argument("--once", action="store_true", help="one cycle, then exit")
