@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
-from . import compose, digest, marstime
+from . import compose, crashpoints, digest, marstime
 from .cameras import Catalogue
 from .delivery import Courier
 from .digest import DigestContent, DigestMaker
@@ -100,6 +100,7 @@ class Automation:
                 for sub in self.store.subscriptions(kind="images"):
                     queued += self._queue_images(sub, found, poll_id)
                 self.store.mark_dispatched(poll_id, self.now())
+            crashpoints.reached("poll:queued")
         return queued
 
     def _queue_images(self, sub: Subscription, found: Sequence[RoverImage], poll_id: int) -> int:
@@ -217,6 +218,7 @@ class Automation:
                 return False
             self.store.record_digest(sub.channel_id, local_date, content.start.timestamp(), content.end.timestamp(),
                                      entry, held_ids)
+        crashpoints.reached("digest:queued")
         log.info("digest for channel %s (%s): %d pictures, %d news, %d held posts", sub.channel_id, local_date,
                  len(content.images), len(content.news), len(held_ids))
         return True

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Awaitable, Callable, Protocol, Sequence
 
+from . import crashpoints
 from .models import OutboxEntry
 from .store import Store
 
@@ -157,6 +158,7 @@ class Courier:
             log.warning("post %s to channel %s failed (%s); retry %d in %.0f s", entry.key, entry.channel_id, e,
                         entry.attempts + 1, delay)
             return False
+        crashpoints.reached(f"send:{entry.kind}")  # Discord has it; the store does not know yet
         self.store.mark_sent(entry.id, message_id, self.clock().timestamp())
         self.sent += 1
         return True

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
-from . import parse
+from . import crashpoints, parse
 from .models import RoverImage
 from .nasa import PAGE_SIZE_MAX, NasaClient, NasaError
 from .store import Store
@@ -75,6 +75,7 @@ class ImagePoller:
                 fresh = [img for img in got.images if known.get(img.exposure_id, 0) < img.version]
                 # A baseline's pictures were there before the bot: "seen" at the epoch, so no digest counts them as new.
                 self.store.record(fresh, poll_id, seen_at=0.0 if baseline else now)
+                crashpoints.reached("poll:stored")
                 received = [img.received_utc for img in got.images if img.received_utc]
                 if received and (newest is None or max(received) > newest):
                     newest = max(received)

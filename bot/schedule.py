@@ -34,14 +34,15 @@ def _guarded(name: str, job: Callable[[], Awaitable[object]]) -> Callable[[], Aw
     return run
 
 
-def build(automation: Automation, config: Config, *, start_delay: timedelta = timedelta(seconds=5)) -> AsyncIOScheduler:
+def build(automation: Automation, config: Config, *, start_delay: timedelta = timedelta(seconds=2)) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=timezone.utc, job_defaults=JOB_DEFAULTS)
     first = datetime.now(timezone.utc) + start_delay
     jobs = (
         ("images", automation.images_cycle, IntervalTrigger(minutes=config.poll_interval_minutes), first),
-        ("news", automation.news_cycle, IntervalTrigger(minutes=config.news_interval_minutes), first + timedelta(seconds=20)),
-        ("digests", automation.digest_cycle, IntervalTrigger(minutes=1), first + timedelta(seconds=40)),
-        ("delivery", automation.delivery_cycle, IntervalTrigger(seconds=30), first + timedelta(seconds=10)),
+        # Staggered first runs: a restart catches up (undelivered posts, a due digest) within seconds.
+        ("delivery", automation.delivery_cycle, IntervalTrigger(seconds=30), first + timedelta(seconds=1)),
+        ("digests", automation.digest_cycle, IntervalTrigger(minutes=1), first + timedelta(seconds=3)),
+        ("news", automation.news_cycle, IntervalTrigger(minutes=config.news_interval_minutes), first + timedelta(seconds=6)),
     )
     for name, job, trigger, start in jobs:
         scheduler.add_job(_guarded(name, job), trigger, id=name, name=name, next_run_time=start, replace_existing=True,

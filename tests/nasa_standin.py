@@ -105,8 +105,8 @@ def jpeg(width: int = 320, height: int = 240, color: tuple[int, int, int] = (180
     img = Image.new("RGB", (width, height), color)
     if noise:
         draw = ImageDraw.Draw(img)
-        for i in range(0, width, 16):
-            draw.line([(i, 0), (width - i, height)], fill=(255 - i % 200, 120, i % 255), width=3)
+        for k, i in enumerate(range(0, width, 16)):  # high-contrast strokes: a frame with something in it
+            draw.line([(i, 0), (width - i, height)], fill=(240, 235, 220) if k % 2 else (15, 10, 5), width=3)
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=80)
     return buf.getvalue()

@@ -187,6 +187,7 @@ async def test_downtime_catches_up_with_one_digest(connected_bot, discord_standi
     assert "No new pictures since the last digest" in quiet
 
 
+@pytest.mark.fault("Process", "restart before / during / after a digest", "exactly one digest that day")
 async def test_restart_before_during_and_after_a_digest(connected_bot, discord_standin, store, clock, automation, monkeypatch):
     t0 = datetime(2026, 10, 1, 8, 0, tzinfo=timezone.utc)
     clock.now = t0
@@ -214,6 +215,7 @@ async def test_restart_before_during_and_after_a_digest(connected_bot, discord_s
     assert len(_digest_days(discord_standin)) == 1
 
 
+@pytest.mark.fault("Process", "killed after Discord accepted a post, before it was recorded (in-process)", "re-sent with the same nonce: one message")
 async def test_kill_between_send_and_record_does_not_double(connected_bot, discord_standin, nasa_standin, store, clock, automation, monkeypatch):
     await automation.images_cycle()
     store.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", at=clock().timestamp())
@@ -253,6 +255,7 @@ async def test_kill_between_poll_and_queue_loses_nothing(connected_bot, discord_
     assert len(discord_standin.general.messages) == 1
 
 
+@pytest.mark.fault("Discord", "403/50013: permission taken away", "paused, server told once, resumed when fixed, nothing lost")
 async def test_403_pauses_tells_the_server_once_and_resumes(connected_bot, discord_standin, nasa_standin, store, clock, automation):
     photos = discord_standin.add_channel("photos")
     discord_standin.call(discord_standin.send_dispatch("CHANNEL_CREATE", discord_standin.channel_object(photos)))
@@ -283,6 +286,7 @@ async def test_403_pauses_tells_the_server_once_and_resumes(connected_bot, disco
     assert len(photos.messages) == 2
 
 
+@pytest.mark.fault("Discord", "404/10003: the channel was deleted", "subscription paused, never deleted")
 async def test_deleted_channel_pauses_never_deletes(connected_bot, discord_standin, nasa_standin, store, clock, automation):
     gone = discord_standin.add_channel("gone")
     await automation.images_cycle()
@@ -364,6 +368,7 @@ async def test_subscriptions_list_unsubscribe_and_digest_preview(connected_bot, 
     assert "has no news subscription" in discord_standin.calls("POST", "/callback")[-1]["json"]["data"]["content"]
 
 
+@pytest.mark.fault("NASA", "the feed quiet for days (solar conjunction)", "the digest still comes and says why")
 async def test_digest_on_a_quiet_day_says_why(connected_bot, discord_standin, store, clock, automation):
     clock.now = datetime(2026, 1, 8, 6, 0, tzinfo=timezone.utc)  # solar conjunction, January 2026
     store.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", timezone="UTC", at=clock.now.timestamp())

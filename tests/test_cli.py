@@ -112,6 +112,7 @@ def test_digest_for_a_date(tmp_path, nasa_standin):
     assert body["embeds"][0]["image"]["url"] == "attachment://digest.jpg"
 
 
+@pytest.mark.fault("NASA", "a failing source in `roverbot status`", "says which source fails, since when, and why")
 def test_status_says_which_source_fails_since_when(tmp_path, nasa_standin):
     nasa_standin.faults.extend([Fault(status=503)] * 2)
     roverbot(tmp_path, nasa_standin.url, "poll", "--once", "--at", AT)

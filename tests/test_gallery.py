@@ -60,6 +60,7 @@ async def test_latest_uses_the_newest_sol(gallery, nasa_standin):
     assert "Sol 1965" in post.content and "1 picture" in post.content  # three tiles, one picture
 
 
+@pytest.mark.fault("NASA", "the empty-sol fallback (another sol's images)", "never shown as the requested sol; the caller is told there are none")
 async def test_empty_sol_fallback_is_no_images_not_another_sols(gallery, nasa_standin):
     with pytest.raises(NoImages, match="no images for sol 1000"):
         await gallery.sol(1000)
@@ -95,6 +96,7 @@ async def test_nasa_down(gallery, nasa_standin):
         await gallery.sol(1994)
 
 
+@pytest.mark.fault("NASA", "down while a stale copy is stored", "the stored copy is served")
 async def test_nasa_down_but_an_older_copy_is_kept(gallery, nasa_standin, clock):
     await gallery.sol(1994)
     clock.now += timedelta(hours=1)  # the cached copy is stale now
