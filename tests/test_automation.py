@@ -56,12 +56,19 @@ async def test_subscribe_names_the_missing_permission(connected_bot, discord_sta
     assert store.subscriptions() == []
 
 
-async def test_admin_commands_are_enforced_on_the_server_side(connected_bot, discord_standin, store):
-    payload = subscribe(connected_bot, discord_standin, "images")
-    payload["member"]["permissions"] = str(VIEW_CHANNEL | SEND_MESSAGES)  # no Manage Server
+@pytest.mark.parametrize("command", ["subscribe", "unsubscribe", "subscriptions"])
+async def test_admin_commands_are_enforced_on_the_server_side(connected_bot, discord_standin, store, clock, command):
+    store.subscribe(discord_standin.guild_id, discord_standin.general.id, "news", at=clock().timestamp())
+    payload = {
+        "subscribe": lambda: subscribe(connected_bot, discord_standin, "images"),
+        "unsubscribe": lambda: discord_standin.command("unsubscribe", {"kind": "news"}),
+        "subscriptions": lambda: discord_standin.command("subscriptions"),
+    }[command]()
+    payload["member"]["permissions"] = str(VIEW_CHANNEL | SEND_MESSAGES)  # no Manage Server: the UI would hide it
     await dispatch(connected_bot, payload)
     reply = discord_standin.calls("POST", "/callback")[-1]["json"]["data"]
-    assert "Manage Server" in reply["content"] and reply["flags"] & 64 and store.subscriptions() == []
+    assert "Manage Server" in reply["content"] and reply["flags"] & 64
+    assert [s.kind for s in store.subscriptions()] == ["news"]
 
 
 @pytest.mark.parametrize("options, says", [

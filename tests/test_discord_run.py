@@ -107,7 +107,11 @@ def test_roverbot_run_answers_sol_3_navcam_over_the_gateway_and_stops_on_sigint(
             proc.communicate()
     assert proc.returncode == 0, out
     assert "stopped cleanly" in out and "Traceback" not in out
-    assert TOKEN not in out and "secret-token" not in out
+    status = subprocess.run([sys.executable, "-m", "bot", "--config", str(config), "status", "--json"], env=_env(discord_standin),
+                            capture_output=True, text=True, cwd=tmp_path)
+    written = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())  # the database, its WAL, the config
+    for text in (out, status.stdout, status.stderr, written.decode("latin-1")):
+        assert TOKEN not in text and "secret-token" not in text
 
 
 async def test_gateway_session_resumes_after_a_disconnect(discord_standin, config, clock, catalogue, store, nasa, gallery, poller):
@@ -144,3 +148,13 @@ async def test_gateway_session_resumes_after_a_disconnect(discord_standin, confi
         await rover.close()
         task.cancel()
         app.apply_endpoints({})
+
+
+def test_a_refused_token_is_one_line_and_never_echoed(tmp_path, discord_standin):
+    from tests.discord_standin import Fault
+
+    discord_standin.faults.append(Fault("GET", "/users/@me", 401, {"message": "401: Unauthorized", "code": 0}))
+    r = subprocess.run([sys.executable, "-m", "bot", "--log-level", "debug", "run"], env=_env(discord_standin),
+                       capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert r.returncode == 1 and "Discord refused the token in DISCORD_TOKEN (401)" in r.stderr
+    assert TOKEN not in r.stderr + r.stdout and "secret-token" not in r.stderr + r.stdout
