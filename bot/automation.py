@@ -49,8 +49,9 @@ class CycleReport:
 class Automation:
     def __init__(self, store: Store, poller: ImagePoller, news: NewsReader, maker: DigestMaker, courier: Courier,
                  gallery: Gallery, catalogue: Catalogue, *, clock: Callable[[], datetime],
-                 poll_interval: float = 600.0, news_interval: float = 1800.0):
+                 poll_interval: float = 600.0, news_interval: float = 1800.0, group_wait: float = 0.0):
         self.poll_interval = poll_interval
+        self.group_wait = group_wait  # how long a new group waits for the rest of its sequence
         self.news_interval = news_interval
         self.store = store
         self.poller = poller
@@ -107,15 +108,32 @@ class Automation:
         wanted = [i for i in found if (not sub.codes or i.instrument in sub.codes)
                   and (i.received_utc is None or i.received_utc.timestamp() >= sub.created_at)]
         queued = 0
+        now = self.now()
         for group in compose.groups(wanted, self.catalogue):
             first = group[0]
             family = self.catalogue.family_of(first.instrument)
-            post = compose.image_group(group, self.catalogue, sub.role_id)
-            key = f"images:{sub.channel_id}:{poll_id}:{first.sol}:{family}:{first.sequence}"
-            payload = payload_of(post, self.store, summary_label=self.catalogue.family_label(family), count=len(group))
-            if self.store.enqueue(key, sub.guild_id, sub.channel_id, "images", payload, self.now()):
+            grp = f"{first.sol}:{family}:{first.sequence or first.exposure_id}"
+            waiting = self.store.open_group(sub.channel_id, grp, self.courier.in_flight)
+            if waiting is not None:
+                # The same sequence is still coming in: one post for all of it, sent when it settles.
+                entry_id, old, created = waiting
+                exposures = list(dict.fromkeys(old.get("exposures", []) + [i.exposure_id for i in group]))
+                merged = sorted(self.store.images_by_exposure(exposures),
+                                key=lambda i: (i.taken_utc.isoformat() if i.taken_utc else "", i.exposure_id))
+                payload = self._group_payload(merged, family, sub)
+                # Each newcomer extends the wait, but never past three waits from the first.
+                self.store.update_payload(entry_id, payload, min(created + 3 * self.group_wait, now + self.group_wait))
+                continue
+            key = f"images:{sub.channel_id}:{poll_id}:{grp}"
+            if self.store.enqueue(key, sub.guild_id, sub.channel_id, "images", self._group_payload(group, family, sub), now,
+                                  not_before=now + self.group_wait, group=grp):
                 queued += 1
         return queued
+
+    def _group_payload(self, images: Sequence[RoverImage], family: str, sub: Subscription) -> dict:
+        post = compose.image_group(images, self.catalogue, sub.role_id)
+        return payload_of(post, self.store, summary_label=self.catalogue.family_label(family), count=len(images),
+                          exposures=[i.exposure_id for i in images])
 
     # ------------------------------------------------------------ news
 

@@ -41,6 +41,7 @@ class Config:
     dev_guild_id: int | None = None
     admin_channel_id: int | None = None
     messages_per_hour: int = 6
+    group_wait_minutes: int = 10
     default_timezone: str = "UTC"
     digest_time: str = "09:00"
     sends_per_second: float = 48.0
@@ -164,6 +165,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, Callable[[str, Any], Any]]]] = {
     "discord": {"dev_guild_id": ("dev_guild_id", _guild), "admin_channel_id": ("admin_channel_id", _channel)},
     "posting": {
         "messages_per_hour": ("messages_per_hour", _int_range(1, 60)),
+        "group_wait_minutes": ("group_wait_minutes", _int_range(0, 120)),
         "default_timezone": ("default_timezone", _timezone),
         "digest_time": ("digest_time", _clock_time),
         "sends_per_second": ("sends_per_second", _rate),

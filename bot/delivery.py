@@ -96,6 +96,7 @@ class Courier:
         self.pacer = pacer or Pacer(rate=48.0)  # Discord allows ~50 requests/s per bot
         self.admin_channel_id = admin_channel_id
         self.sent = 0
+        self.in_flight: set[int] = set()  # entries awaiting Discord's answer: nobody may change them
         self._lock = asyncio.Lock()
 
     async def pump(self, max_batches: int = 1000) -> int:
@@ -116,18 +117,22 @@ class Courier:
     def release_held(self) -> None:
         """Posts held in channels without a digest go out once the hour's budget allows."""
         now = self.clock().timestamp()
-        digest_channels = {s.channel_id for s in self.store.subscriptions(kind="digest")}
         room: dict[int, int] = {}
-        for entry in self.store.entries(status="held"):
-            if entry.channel_id in digest_channels:
-                continue  # that channel's digest will carry it
-            if entry.channel_id not in room:
-                room[entry.channel_id] = self.messages_per_hour - self.store.sent_since(entry.channel_id, now - HOUR)
-            if room[entry.channel_id] > 0:
-                room[entry.channel_id] -= 1
-                self.store.mark(entry.id, "pending")
+        # Channels with a digest are skipped in SQL: their held posts wait for it, and may be many.
+        for entry_id, channel_id in self.store.held_without_digest():
+            if channel_id not in room:
+                room[channel_id] = self.messages_per_hour - self.store.sent_since(channel_id, now - HOUR)
+            if room[channel_id] > 0:
+                room[channel_id] -= 1
+                self.store.mark(entry_id, "pending")
 
     async def deliver(self, entry: OutboxEntry) -> bool:
+        # Read it again: a waiting image group may have absorbed newcomers since the batch was read.
+        # From here to in_flight.add there is no await, so nothing can change it before it is sent.
+        fresh = self.store.entry(entry.id)
+        if fresh is None or fresh.status != "pending":
+            return False
+        entry = fresh
         now = self.clock().timestamp()
         if entry.kind in BUDGETED and self.store.sent_since(entry.channel_id, now - HOUR) >= self.messages_per_hour:
             self.store.mark(entry.id, "held")
@@ -138,8 +143,9 @@ class Courier:
         message = Outgoing(channel_id=entry.channel_id, content=p.get("content") or "", embeds=p.get("embeds") or [],
                            role_id=p.get("role_id"), files=[(name, self.store.blob(h)) for name, h in p.get("files", [])],
                            nonce=entry.nonce)
-        await self.pacer.wait()
+        self.in_flight.add(entry.id)
         try:
+            await self.pacer.wait()
             message_id = await self.sender.send(message)
         except (Forbidden, ChannelGone) as e:
             if entry.kind == "alert":
@@ -158,6 +164,8 @@ class Courier:
             log.warning("post %s to channel %s failed (%s); retry %d in %.0f s", entry.key, entry.channel_id, e,
                         entry.attempts + 1, delay)
             return False
+        finally:
+            self.in_flight.discard(entry.id)
         crashpoints.reached(f"send:{entry.kind}")  # Discord has it; the store does not know yet
         self.store.mark_sent(entry.id, message_id, self.clock().timestamp())
         self.sent += 1

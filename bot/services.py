@@ -50,7 +50,8 @@ class Services:
         return Automation(self.store, self.poller, self.news or NewsReader(self.http, self.config.news_feeds),
                           self.maker or make_digest_maker(self), courier, self.gallery, self.catalogue, clock=self.clock,
                           poll_interval=self.config.poll_interval_minutes * 60.0,
-                          news_interval=self.config.news_interval_minutes * 60.0)
+                          news_interval=self.config.news_interval_minutes * 60.0,
+                          group_wait=self.config.group_wait_minutes * 60.0)
 
 
 def make_digest_maker(svc: "Services") -> DigestMaker:

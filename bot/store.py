@@ -130,6 +130,12 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (channel_id, local_date)
     );
     """,
+    # 3: a sequence trickling in over several polls becomes one post: an unsent post of the same
+    # (sol, family, sequence) group absorbs the newcomers while it waits.
+    """
+    ALTER TABLE outbox ADD COLUMN grp TEXT;
+    CREATE INDEX outbox_by_group ON outbox (channel_id, grp, status);
+    """,
 ]
 
 _IMAGE_COLUMNS = (
@@ -446,15 +452,43 @@ class Store:
         return row[0]
 
     def enqueue(self, key: str, guild_id: int, channel_id: int, kind: str, payload: dict, at: float,
-                status: str = "pending") -> int | None:
+                status: str = "pending", *, not_before: float = 0.0, group: str | None = None) -> int | None:
         """Record a post to be sent; None if a post with this key exists (it is never made twice)."""
         nonce = hashlib.sha256(key.encode()).hexdigest()[:25]  # Discord's nonce: at most 25 characters
         cur = self.conn.execute(
-            "INSERT OR IGNORE INTO outbox (key, guild_id, channel_id, kind, payload, nonce, status, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (key, guild_id, channel_id, kind, json.dumps(payload), nonce, status, at),
+            "INSERT OR IGNORE INTO outbox (key, guild_id, channel_id, kind, payload, nonce, status, created_at, next_try_at, grp)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, guild_id, channel_id, kind, json.dumps(payload), nonce, status, at, not_before, group),
         )
         return cur.lastrowid if cur.rowcount else None
+
+    def open_group(self, channel_id: int, group: str, in_flight: Iterable[int] = ()) -> tuple[int, dict, float] | None:
+        """An unsent post of this group that may still change: (id, payload, created_at).
+
+        Pending or held, and not being sent right now (the courier's in-flight ids are excluded),
+        so changing it never races a send.
+        """
+        busy = list(in_flight)
+        q = ("SELECT id, payload, created_at FROM outbox WHERE channel_id = ? AND grp = ? AND status IN ('pending', 'held')"
+             + (f" AND id NOT IN ({','.join('?' * len(busy))})" if busy else "") + " ORDER BY id DESC LIMIT 1")
+        row = self.conn.execute(q, (channel_id, group, *busy)).fetchone()
+        return (row[0], json.loads(row[1]), row[2]) if row else None
+
+    def update_payload(self, entry_id: int, payload: dict, not_before: float | None = None) -> None:
+        if not_before is None:
+            self.conn.execute("UPDATE outbox SET payload = ? WHERE id = ?", (json.dumps(payload), entry_id))
+        else:
+            self.conn.execute("UPDATE outbox SET payload = ?, next_try_at = ? WHERE id = ?",
+                              (json.dumps(payload), not_before, entry_id))
+
+    def images_by_exposure(self, exposure_ids: Sequence[str]) -> list[RoverImage]:
+        out: list[RoverImage] = []
+        ids = list(exposure_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            q = f"SELECT {_IMAGE_COLUMNS} FROM images WHERE exposure_id IN ({','.join('?' * len(chunk))})"
+            out += [self._image(r) for r in self.conn.execute(q, chunk)]
+        return out
 
     def due(self, at: float, limit: int = 100) -> list[OutboxEntry]:
         """Pending posts whose time has come, oldest first, skipping channels that are paused."""
@@ -475,6 +509,18 @@ class Store:
                 q += f" AND {col} = ?"
                 args.append(val)
         return [self._entry(r) for r in self.conn.execute(q + " ORDER BY id", args)]
+
+    def entry(self, entry_id: int) -> OutboxEntry | None:
+        row = self.conn.execute(
+            "SELECT id, key, guild_id, channel_id, kind, payload, nonce, status, attempts, message_id FROM outbox WHERE id = ?",
+            (entry_id,)).fetchone()
+        return self._entry(row) if row else None
+
+    def held_without_digest(self) -> list[tuple[int, int]]:
+        """(entry id, channel id) of held posts in channels that have no digest to carry them."""
+        return self.conn.execute(
+            """SELECT id, channel_id FROM outbox WHERE status = 'held'
+            AND channel_id NOT IN (SELECT channel_id FROM subscriptions WHERE kind = 'digest') ORDER BY id""").fetchall()
 
     def mark_sent(self, entry_id: int, message_id: int, at: float) -> None:
         self.conn.execute("UPDATE outbox SET status = 'sent', message_id = ?, sent_at = ?, error = NULL WHERE id = ?",

@@ -138,7 +138,7 @@ async def dispatch(rover, payload: dict, timeout: float = 10) -> None:
 @pytest.fixture
 def config(nasa_standin, tmp_path):
     return Config(nasa_base_url=nasa_standin.url, database=tmp_path / "roverbot.sqlite3", retries=0, timeout_seconds=5,
-                  image_hosts=("127.0.0.1",), sends_per_second=500.0)
+                  image_hosts=("127.0.0.1",), sends_per_second=500.0, group_wait_minutes=0)
 
 
 # ---------------------------------------------------------------- the reliability table

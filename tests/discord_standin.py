@@ -155,7 +155,9 @@ class Fault:
 
 
 class DiscordStandIn:
-    def __init__(self, *, rate_limit_per_second: float | None = None):
+    def __init__(self, *, rate_limit_per_second: float | None = None, lean: bool = False):
+        # lean: keep no request log and only a digest of each message (long soak runs)
+        self.lean = lean
         self.app_id = snowflake()
         self.bot_user = {"id": str(self.app_id), "username": "roverbot", "discriminator": "0", "global_name": "roverbot",
                          "avatar": None, "bot": True, "flags": 0, "public_flags": 0}
@@ -175,6 +177,7 @@ class DiscordStandIn:
         self.rate_limit_per_second = rate_limit_per_second
         self._window: list[float] = []
         self.url = ""
+        self.fault_hook = None  # (method, path) -> (status, body) | None: faults at a steady rate
 
     # -------------------------------------------------------- setup
 
@@ -387,7 +390,14 @@ class DiscordStandIn:
         body, files = await self._read_body(request)
         entry = {"method": request.method, "path": path, "query": dict(request.query), "json": body, "files": files,
                  "headers": dict(request.headers), "at": time.monotonic()}
-        self.requests.append(entry)
+        if not self.lean:
+            self.requests.append(entry)
+        self.request_count = getattr(self, "request_count", 0) + 1
+        if self.fault_hook is not None:
+            injected = self.fault_hook(request.method, path)
+            if injected is not None:
+                status, body = injected
+                return _json(body, status=status, headers={"Via": "1.1 google"})
         for f in self.faults:
             if f.method == request.method and re.search(f.path, path):
                 f.times -= 1
@@ -475,9 +485,13 @@ class DiscordStandIn:
             if files and not ch.bot_permissions & ATTACH_FILES:
                 raise Rejection(403, 50013, "Missing Permissions")
             msg = self.message_object(ch.id, body, files=self._attachments(files))
-            ch.messages.append(msg)
+            kept = msg if not self.lean else {"id": msg["id"], "nonce": nonce, "content": msg["content"][:200],
+                                               "title": (msg["embeds"][0].get("title", "") if msg["embeds"] else "")[:80],
+                                               "description": (msg["embeds"][0].get("description", "") if msg["embeds"] else "")[:400],
+                                               "attachments": len(files)}
+            ch.messages.append(kept)
             if nonce is not None:
-                ch.nonces[nonce] = msg
+                ch.nonces[nonce] = kept if self.lean else msg
             return 200, msg
         m = re.fullmatch(r"/channels/(\d+)", path)
         if m and method == "GET":

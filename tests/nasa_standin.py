@@ -71,7 +71,7 @@ def make_record(
     sclk = 667000000 + sol * 88775 + n
     prefix = _PREFIX.get(instrument, "XX")
     thumb = "T" if sample_type == "Thumbnail" else "N"
-    image_id = f"{prefix}F_{sol:04d}_{sclk:010d}_{n % 1000:03d}ECM_{thumb}0{sol // 20:02d}{sol % 10000:04d}{sequence}_{tile:02d}_295J"
+    image_id = f"{prefix}F_{sol:04d}_{sclk:010d}_{n % 1000:03d}ECM_{thumb}0{sol // 20 % 100:02d}{sol % 10000:04d}{sequence}_{tile:02d}_295J"
     d = _DIRS.get(instrument.split("_")[0], "misc")
     base = f"{host}/mars2020-raw-images/pub/ods/surface/sol/{sol:05d}/ids/edr/browse/{d}/{image_id}{version:02d}"
     name = _NAMES.get(instrument, instrument.replace("_", " ").title())

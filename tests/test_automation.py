@@ -384,3 +384,25 @@ async def test_digest_on_a_quiet_day_says_why(connected_bot, discord_standin, st
     [msg] = discord_standin.general.messages
     assert "No new pictures" in msg["embeds"][0]["description"] and "solar conjunction" in msg["embeds"][0]["description"]
     assert msg["attachments"] == []
+
+
+async def test_a_sequence_arriving_over_several_polls_is_one_post(connected_bot, discord_standin, nasa_standin, store, clock):
+    from dataclasses import replace
+
+    svc = connected_bot.services
+    svc.config = replace(svc.config, group_wait_minutes=10)
+    auto = svc.automation(connected_bot.automation.courier.sender)
+    await auto.images_cycle()
+    store.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", at=clock().timestamp())
+    for part in range(3):  # one Mastcam-Z sequence, downlinked in three pieces ten minutes apart
+        nasa_standin.records += [make_record(1995, "MCZ_LEFT", n=part * 10 + i, sequence="ZCAM07777",
+                                             received=clock.now + timedelta(seconds=30 + i)) for i in range(4)]
+        clock.now += timedelta(minutes=10)
+        await auto.images_cycle()
+        assert discord_standin.general.messages == []  # still arriving: waiting
+    clock.now += timedelta(minutes=11)
+    await auto.images_cycle()
+    [post] = discord_standin.general.messages
+    assert "12 pictures · sequence ZCAM07777" in post["content"]
+    [entry] = store.entries(kind="images")
+    assert entry.status == "sent" and len(entry.payload["exposures"]) == 12
