@@ -160,38 +160,36 @@ async def bench_soak(tmp: Path) -> list[Row]:
             for _ in range(40):  # drain: retries due later, the flaky channel resumed
                 clock.now += TICK
                 await auto.delivery_cycle()
-            store = svc.store
-            outbox = store.entries()
-            subs = store.subscriptions()
+            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the checks below load anything
+            cpu = time.process_time() - cpu0
+            wall = time.perf_counter() - wall0
+            db = svc.store.conn
+            due = db.execute("SELECT COUNT(*) FROM outbox WHERE status NOT IN ('cancelled', 'failed') AND kind != 'alert'").fetchone()[0]
+            delivered = db.execute("SELECT COUNT(*) FROM outbox WHERE status IN ('sent', 'digested') AND kind != 'alert'").fetchone()[0]
+            held_pictures = dict(db.execute("SELECT channel_id, SUM(json_extract(payload, '$.count')) FROM outbox"
+                                            " WHERE status = 'digested' AND kind = 'images' GROUP BY channel_id").fetchall())
+            held_news = dict(db.execute("SELECT channel_id, COUNT(*) FROM outbox WHERE status = 'digested' AND kind = 'news'"
+                                        " GROUP BY channel_id").fetchall())
+            subs = svc.store.subscriptions()
             await rover.close()
             runner.cancel()
     finally:
         app.apply_endpoints({})
         ds.stop()
         nasa.stop()
-    cpu = time.process_time() - cpu0
-    wall = time.perf_counter() - wall0
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
     # ---------------- independent checks, from what reached the Discord stand-in
     total_pictures = len(pending)
-    due = [e for e in outbox if e.status not in ("cancelled", "failed") and e.kind != "alert"]
-    delivered = [e for e in due if e.status in ("sent", "digested")]
     duplicates = 0
     coverage_ok = 0
     news_ok = 0
     digest_ok = 0
-    held_by_channel: dict[int, int] = {}
-    for e in outbox:
-        if e.status == "digested":
-            held_by_channel[e.channel_id] = held_by_channel.get(e.channel_id, 0) + int(e.payload.get("count") or 1)
     news_count = len(news_items) - 1
     for i, ch in enumerate(channels):
         nonces = [m["nonce"] for m in ch.messages if m.get("nonce")]
         duplicates += len(nonces) - len(set(nonces))
         pictures = sum(int(m_.group(1)) for m in ch.messages for m_ in [PICTURES.search(m["content"] or "")] if m_)
-        news_held = sum(1 for e in outbox if e.channel_id == ch.id and e.kind == "news" and e.status == "digested")
-        if pictures + held_by_channel.get(ch.id, 0) - news_held == total_pictures:
+        news_held = held_news.get(ch.id, 0)
+        if pictures + (held_pictures.get(ch.id) or 0) == total_pictures:
             coverage_ok += 1
         if i % 3 == 0:
             posted = sum(1 for m in ch.messages if m["content"].startswith("📰"))
@@ -206,14 +204,14 @@ async def bench_soak(tmp: Path) -> list[Row]:
     digest_channels = (CHANNELS + 1) // 2
     news_channels = (CHANNELS + 2) // 3
     return [
-        ("soak: posts due vs delivered", f"{len(due):,} / {len(delivered):,}", "equal", len(due) == len(delivered)),
+        ("soak: posts due vs delivered", f"{due:,} / {delivered:,}", "equal", due == delivered),
         ("soak: duplicate messages", f"{duplicates}", "0", duplicates == 0),
         ("soak: channels with every picture exactly once", f"{coverage_ok}/{CHANNELS}", f"{CHANNELS}", coverage_ok == CHANNELS),
         ("soak: news channels with every item once", f"{news_ok}/{news_channels}", f"{news_channels}", news_ok == news_channels),
         ("soak: digest channels with one digest per local day", f"{digest_ok}/{digest_channels}", f"{digest_channels}",
          digest_ok == digest_channels),
         ("soak: messages to Discord / pictures / sols", f"{sum(len(c.messages) for c in channels):,} / {total_pictures:,} / {SOLS}", "", True),
-        ("soak: peak memory (process, incl. both stand-ins)", f"{peak_mb:.0f} MB", "< 150 MB", peak_mb < 150),
+        ("soak: peak memory (one process: bot + both stand-ins)", f"{peak_mb:.0f} MB", "< 150 MB", peak_mb < 150),
         ("soak: memory at sol 1 / 10 / 20 / last", " / ".join(f"{rss_by_sol[min(i, len(rss_by_sol) - 1)]:.0f}" for i in (1, 10, 20, len(rss_by_sol) - 1)) + " MB", "flat", True),
         ("soak: CPU per sol (process, incl. stand-ins)", f"{cpu / SOLS:.2f} s", "", True),
         ("soak: wall time for the month", f"{wall:.0f} s", "minutes", wall < 900),
