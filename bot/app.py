@@ -29,8 +29,12 @@ log = logging.getLogger("roverbot.app")
 DEFAULT_API_BASE = discord.http.Route.BASE
 
 
-class TokenMissing(Exception):
-    pass
+class StartupError(Exception):
+    """The bot cannot start or register its commands; the message says why in one line."""
+
+
+class TokenMissing(StartupError):
+    """DISCORD_TOKEN is not set."""
 
 
 def intents() -> discord.Intents:
@@ -242,7 +246,7 @@ async def run(config: Config, env: Mapping[str, str] = os.environ) -> None:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
         if runner.done() and not runner.cancelled() and runner.exception():
-            raise runner.exception()  # type: ignore[misc]
+            raise _startup_error(runner.exception()) from None  # type: ignore[arg-type]
         log.info("stopped cleanly")
 
 
@@ -259,5 +263,18 @@ async def sync(config: Config, env: Mapping[str, str] = os.environ) -> list[app_
                 bot.tree.copy_global_to(guild=guild)
                 return await bot.tree.sync(guild=guild)
             return await bot.tree.sync()
+        except (discord.LoginFailure, discord.HTTPException) as e:
+            raise _startup_error(e) from None
         finally:
             await bot.close()
+
+
+def _startup_error(e: BaseException) -> BaseException:
+    """discord.py's startup failures, as one line an operator can act on (never with the token)."""
+    if isinstance(e, discord.LoginFailure):
+        return StartupError("Discord refused the token in DISCORD_TOKEN (401); check it in the Developer Portal")
+    if isinstance(e, discord.PrivilegedIntentsRequired):
+        return StartupError("Discord refused the requested intents")
+    if isinstance(e, discord.HTTPException):
+        return StartupError(f"Discord refused the request: {e.status} {e.text}")
+    return e

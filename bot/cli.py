@@ -261,34 +261,22 @@ def format_status(r: dict) -> str:
 
 
 async def run(args: argparse.Namespace, config: config_mod.Config) -> int:
-    import discord
-
-    from . import app
+    from . import app  # imported here: the other commands never load discord.py
 
     try:
         await app.run(config)
-    except app.TokenMissing as e:
+    except app.StartupError as e:
         raise CliError(str(e), EXIT_FAILED) from None
-    except discord.LoginFailure:
-        raise CliError("Discord refused the token in DISCORD_TOKEN (401); check it in the Developer Portal", EXIT_FAILED) from None
-    except discord.PrivilegedIntentsRequired:
-        raise CliError("Discord refused the requested intents", EXIT_FAILED) from None
     return EXIT_OK
 
 
 async def sync(args: argparse.Namespace, config: config_mod.Config) -> int:
-    import discord
-
     from . import app
 
     try:
         registered = await app.sync(config)
-    except app.TokenMissing as e:
+    except app.StartupError as e:
         raise CliError(str(e), EXIT_FAILED) from None
-    except discord.LoginFailure:
-        raise CliError("Discord refused the token in DISCORD_TOKEN (401)", EXIT_FAILED) from None
-    except discord.HTTPException as e:
-        raise CliError(f"Discord refused the commands: {e.status} {e.text}", EXIT_FAILED) from None
     where = f"to guild {config.dev_guild_id}" if config.dev_guild_id else "globally (may take up to an hour to appear)"
     print(f"Registered {len(registered)} commands {where}: {', '.join('/' + c.name for c in registered)}")
     return EXIT_OK

@@ -173,17 +173,22 @@ _SCHEMA: dict[str, dict[str, tuple[str, Callable[[str, Any], Any]]]] = {
 }
 
 
+def _name(key: str) -> str:
+    # A key is echoed in a one-line error: anything odd in it is shown quoted and escaped.
+    return key if key.replace("_", "").replace("-", "").isalnum() and key.isascii() else repr(key)
+
+
 def parse(data: dict[str, Any], source: Path | None = None) -> Config:
     """Validate a TOML document (already decoded) into a Config."""
     values: dict[str, Any] = {}
     for section, body in data.items():
         if section not in _SCHEMA:
-            raise ConfigError(f"unknown section [{section}] (known: {', '.join(_SCHEMA)})")
+            raise ConfigError(f"unknown section [{_name(section)}] (known: {', '.join(_SCHEMA)})")
         if not isinstance(body, dict):
             raise ConfigError(f"{section} must be a table: [{section}]")
         for key, value in body.items():
             if key not in _SCHEMA[section]:
-                raise ConfigError(f"unknown key {section}.{key} (known: {', '.join(_SCHEMA[section])})")
+                raise ConfigError(f"unknown key {section}.{_name(key)} (known: {', '.join(_SCHEMA[section])})")
             name, check = _SCHEMA[section][key]
             values[name] = check(f"{section}.{key}", value)
     return Config(**values, source=source)

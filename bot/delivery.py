@@ -39,7 +39,7 @@ class Outgoing:
 
 
 class DeliveryError(Exception):
-    pass
+    """A message could not be delivered; the subclass says what to do about it."""
 
 
 class Forbidden(DeliveryError):

@@ -23,7 +23,7 @@ BACKGROUND = (18, 18, 20)
 
 
 class BadImage(ValueError):
-    pass
+    """Bytes that are not a picture the bot will decode (corrupt, truncated, too large, a bomb)."""
 
 
 @dataclass(frozen=True)

@@ -178,12 +178,12 @@ class UnknownCamera(UserFacingError):
 
 
 class SolOutOfRange(UserFacingError):
-    pass
+    """A sol before landing or after today."""
 
 
 class NoImages(UserFacingError):
-    pass
+    """NASA has no pictures for what was asked (and, when known, why)."""
 
 
 class NasaUnavailable(UserFacingError):
-    pass
+    """NASA's feed did not answer usefully; try again later."""

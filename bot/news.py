@@ -28,7 +28,7 @@ _SPACE = re.compile(r"\s+")
 
 
 class NewsError(Exception):
-    pass
+    """A news feed could not be read; the message names the feed and the reason."""
 
 
 def _plain(text: str) -> str:

@@ -41,7 +41,7 @@ def _int(value: Any, what: str) -> int:
         try:
             return int(value.strip())
         except ValueError:
-            pass
+            raise Malformed(f"{what} is not a whole number: {value!r}") from None
     raise Malformed(f"{what} is not a whole number: {value!r}")
 
 

@@ -14,7 +14,7 @@ KINDS = ("images", "news", "digest")
 
 
 class BadSubscription(UserFacingError):
-    pass
+    """A /subscribe argument that cannot be used; the message says which and why."""
 
 
 @dataclass(frozen=True)

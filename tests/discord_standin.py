@@ -15,13 +15,14 @@ import asyncio
 import itertools
 import json
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from tests.loopback import LoopbackServer
 
 DISCORD_EPOCH_MS = 1420070400000
 _counter = itertools.count(1)
@@ -154,7 +155,7 @@ class Fault:
     times: int = 1
 
 
-class DiscordStandIn:
+class DiscordStandIn(LoopbackServer):
     def __init__(self, *, rate_limit_per_second: float | None = None, lean: bool = False):
         # lean: keep no request log and only a digest of each message (long soak runs)
         self.lean = lean
@@ -194,44 +195,16 @@ class DiscordStandIn:
     def gateway_url(self) -> str:
         return f"{self.url.replace('http://', 'ws://')}/gateway"
 
-    def start(self) -> "DiscordStandIn":
-        self._loop = asyncio.new_event_loop()
-        ready = threading.Event()
+    def _routes(self, app: web.Application) -> None:
+        app.router.add_route("GET", "/gateway", self._gateway)
+        app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
 
-        def run() -> None:
-            asyncio.set_event_loop(self._loop)
-            app = web.Application(client_max_size=64 * 1024 * 1024)
-            app.router.add_route("GET", "/gateway", self._gateway)
-            app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
-            self._runner = web.AppRunner(app, access_log=None)
-            self._loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            self._loop.run_until_complete(site.start())
-            self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-            ready.set()
-            self._loop.run_forever()
-            self._loop.run_until_complete(self._close_sockets())
-            self._loop.run_until_complete(self._runner.cleanup())
+    def start(self) -> "DiscordStandIn":  # type: ignore[override]
+        return LoopbackServer.start(self, "discord-standin")
 
-        self._thread = threading.Thread(target=run, name="discord-standin", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        return self
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    async def _close_sockets(self) -> None:
+    async def _before_cleanup(self) -> None:
         for ws in list(self.sockets):
             await ws.close()
-
-    def call(self, coro) -> Any:
-        """Run a coroutine on the stand-in's loop from any thread and wait for it."""
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)
-
-    async def acall(self, coro) -> Any:
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
 
     # -------------------------------------------------------- objects
 

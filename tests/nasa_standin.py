@@ -16,13 +16,14 @@ import asyncio
 import copy
 import io
 import json
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from tests.loopback import LoopbackServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CRLF_TRAILER = b"\r\n\r\n\r\n\r\n"
@@ -134,7 +135,7 @@ class Fault:
 
 
 @dataclass
-class NasaStandIn:
+class NasaStandIn(LoopbackServer):
     records: list[dict] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     requests: list[dict] = field(default_factory=list)
@@ -144,32 +145,11 @@ class NasaStandIn:
 
     # -------------------------------------------------------- lifecycle
 
-    def start(self) -> "NasaStandIn":
-        self._loop = asyncio.new_event_loop()
-        ready = threading.Event()
+    def _routes(self, app: web.Application) -> None:
+        app.router.add_route("GET", "/{tail:.*}", self._handle)
 
-        def run() -> None:
-            asyncio.set_event_loop(self._loop)
-            app = web.Application()
-            app.router.add_route("GET", "/{tail:.*}", self._handle)
-            self._runner = web.AppRunner(app, access_log=None)
-            self._loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            self._loop.run_until_complete(site.start())
-            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            self.url = f"http://127.0.0.1:{port}"
-            ready.set()
-            self._loop.run_forever()
-            self._loop.run_until_complete(self._runner.cleanup())
-
-        self._thread = threading.Thread(target=run, name="nasa-standin", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        return self
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
+    def start(self) -> "NasaStandIn":  # type: ignore[override]
+        return LoopbackServer.start(self, "nasa-standin")
 
     @property
     def feed_requests(self) -> list[dict]:

@@ -114,42 +114,6 @@ def test_roverbot_run_answers_sol_3_navcam_over_the_gateway_and_stops_on_sigint(
         assert TOKEN not in text and "secret-token" not in text
 
 
-async def test_gateway_session_resumes_after_a_disconnect(discord_standin, config, clock, catalogue, store, nasa, gallery, poller):
-    from bot import services
-
-    app.apply_endpoints(_env(discord_standin))
-    svc = services.Services(config=config, clock=clock, catalogue=catalogue, store=store, http=nasa.http, nasa=nasa,
-                            gallery=gallery, poller=poller)
-    rover = app.RoverBot(svc, guild_ready_timeout=0.1)
-    task = asyncio.create_task(rover.start(TOKEN))
-    try:
-        await asyncio.wait_for(rover.wait_until_ready(), 10)
-        assert rover.get_guild(discord_standin.guild_id) is not None
-        await discord_standin.acall(discord_standin.drop_connections(4000))
-        for _ in range(200):
-            if discord_standin.resumes:
-                break
-            await asyncio.sleep(0.05)
-        assert discord_standin.resumes and discord_standin.resumes[0]["token"] == TOKEN
-        await discord_standin.acall(discord_standin.send_op(7))  # RECONNECT request
-        for _ in range(200):
-            if len(discord_standin.resumes) >= 2:
-                break
-            await asyncio.sleep(0.05)
-        assert len(discord_standin.resumes) >= 2
-        payload = discord_standin.command("now")
-        await discord_standin.acall(discord_standin.send_dispatch("INTERACTION_CREATE", payload))
-        for _ in range(100):
-            if discord_standin.calls("POST", "/callback"):
-                break
-            await asyncio.sleep(0.05)
-        assert discord_standin.calls("POST", "/callback")  # still serving commands
-    finally:
-        await rover.close()
-        task.cancel()
-        app.apply_endpoints({})
-
-
 def test_a_refused_token_is_one_line_and_never_echoed(tmp_path, discord_standin):
     from tests.discord_standin import Fault
 

@@ -246,6 +246,8 @@ async def test_gateway_drop_and_reconnect(connected_bot, discord_standin):
         if discord_standin.resumes:
             break
         await asyncio.sleep(0.05)
+    assert discord_standin.resumes[0]["token"] == "test-token-not-a-secret"  # a RESUME, not a new IDENTIFY
+    assert len(discord_standin.identifies) == 1
     await discord_standin.acall(discord_standin.send_op(7))
     for _ in range(200):
         if len(discord_standin.resumes) >= 2:
