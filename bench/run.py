@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import sys
 import tempfile
@@ -27,6 +28,27 @@ from tests.nasa_standin import NasaStandIn, make_record  # noqa: E402
 
 NOW = datetime(2026, 10, 1, 12, 0, tzinfo=timezone.utc)
 Row = tuple[str, str, str, bool]
+
+
+@contextlib.asynccontextmanager
+async def bot_on_standins(nasa_standin, discord_standin, config, clock):
+    """The real RoverBot, logged in to the Discord stand-in (REST), wired to the NASA stand-in.
+    Stops both stand-ins when done."""
+    from bot import app, services
+
+    app.apply_endpoints({"DISCORD_API_BASE": discord_standin.api_base})
+    try:
+        async with services.build(config, clock) as svc:
+            rover = app.RoverBot(svc)
+            await rover.login("bench")
+            try:
+                yield rover
+            finally:
+                await rover.close()
+    finally:
+        app.apply_endpoints({})
+        discord_standin.stop()
+        nasa_standin.stop()
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -106,60 +128,49 @@ async def _wait_for(predicate, timeout: float) -> None:
 
 async def bench_interactions(tmp: Path) -> list[Row]:
     """INTERACTION_CREATE -> discord.py's parser -> our cog -> HTTP to the Discord stand-in."""
-    from bot import app, services
     from bot.config import Config
     from tests.discord_standin import DiscordStandIn
     from tests.nasa_standin import Fault
 
     nasa_standin = NasaStandIn(records=[make_record(1500, "NAVCAM_LEFT", n=i) for i in range(600)]).start()
     discord_standin = DiscordStandIn().start()
-    app.apply_endpoints({"DISCORD_API_BASE": discord_standin.api_base})
     config = Config(nasa_base_url=nasa_standin.url, database=tmp / "bot.sqlite3", retries=0, timeout_seconds=30)
     rows: list[Row] = []
-    try:
-        async with services.build(config, clock=lambda: NOW) as svc:
-            rover = app.RoverBot(svc)
-            await rover.login("bench")
-            try:
-                await svc.gallery.sol(1500)  # warm the store
-                first, full = [], []
-                for i in range(1000):
-                    payload = discord_standin.command("sol", {"sol": 1500, "camera": "navcam"})
-                    token = payload["token"]
-                    t0 = time.monotonic()
-                    rover._connection.parse_interaction_create(payload)
-                    await _wait_for(lambda: discord_standin.interactions[token].original is not None
-                                    and discord_standin.interactions[token].original.get("edited_timestamp"), 10)
-                    mine = [r for r in discord_standin.requests[-4:] if token in r["path"]]
-                    first.append((mine[0]["at"] - t0) * 1000)
-                    full.append((mine[-1]["at"] - t0) * 1000)
-                rows += [
-                    ("/sol from a warm store: to the callback, p50", f"{percentile(first, 50):.2f} ms", "", True),
-                    ("/sol from a warm store: to the callback, p99", f"{percentile(first, 99):.2f} ms", "< 50 ms", percentile(first, 99) < 50),
-                    ("/sol from a warm store: to the gallery, p50", f"{percentile(full, 50):.2f} ms", "", True),
-                    ("/sol from a warm store: to the gallery, p99", f"{percentile(full, 99):.2f} ms", "< 50 ms", percentile(full, 99) < 50),
-                ]
-                # NASA takes 15 s: Discord must still hear from us at once.
-                nasa_standin.faults.append(Fault(delay=15.0))
-                payload = discord_standin.command("sol", {"sol": 1400})
-                token = payload["token"]
-                t0 = time.monotonic()
-                rover._connection.parse_interaction_create(payload)
-                await _wait_for(lambda: discord_standin.interactions[token].acknowledged, 5)
-                ack = (discord_standin.interactions[token].acked_at - t0) * 1000
-                await _wait_for(lambda: any(token in r["path"] and r["method"] in ("PATCH", "POST") and "callback" not in r["path"]
-                                            for r in discord_standin.requests), 30)
-                done = max(r["at"] for r in discord_standin.requests if token in r["path"]) - t0
-                rows += [
-                    ("NASA answering in 15 s: first response", f"{ack:.1f} ms", "< 1 s", ack < 1000),
-                    ("NASA answering in 15 s: final answer", f"{done:.1f} s", "", True),
-                ]
-            finally:
-                await rover.close()
-    finally:
-        app.apply_endpoints({})
-        discord_standin.stop()
-        nasa_standin.stop()
+    async with bot_on_standins(nasa_standin, discord_standin, config, lambda: NOW) as rover:
+        svc = rover.services
+        await svc.gallery.sol(1500)  # warm the store
+        first, full = [], []
+        for i in range(1000):
+            payload = discord_standin.command("sol", {"sol": 1500, "camera": "navcam"})
+            token = payload["token"]
+            t0 = time.monotonic()
+            rover._connection.parse_interaction_create(payload)
+            await _wait_for(lambda: discord_standin.interactions[token].original is not None
+                            and discord_standin.interactions[token].original.get("edited_timestamp"), 10)
+            mine = [r for r in discord_standin.requests[-4:] if token in r["path"]]
+            first.append((mine[0]["at"] - t0) * 1000)
+            full.append((mine[-1]["at"] - t0) * 1000)
+        rows += [
+            ("/sol from a warm store: to the callback, p50", f"{percentile(first, 50):.2f} ms", "", True),
+            ("/sol from a warm store: to the callback, p99", f"{percentile(first, 99):.2f} ms", "< 50 ms", percentile(first, 99) < 50),
+            ("/sol from a warm store: to the gallery, p50", f"{percentile(full, 50):.2f} ms", "", True),
+            ("/sol from a warm store: to the gallery, p99", f"{percentile(full, 99):.2f} ms", "< 50 ms", percentile(full, 99) < 50),
+        ]
+        # NASA takes 15 s: Discord must still hear from us at once.
+        nasa_standin.faults.append(Fault(delay=15.0))
+        payload = discord_standin.command("sol", {"sol": 1400})
+        token = payload["token"]
+        t0 = time.monotonic()
+        rover._connection.parse_interaction_create(payload)
+        await _wait_for(lambda: discord_standin.interactions[token].acknowledged, 5)
+        ack = (discord_standin.interactions[token].acked_at - t0) * 1000
+        await _wait_for(lambda: any(token in r["path"] and r["method"] in ("PATCH", "POST") and "callback" not in r["path"]
+                                    for r in discord_standin.requests), 30)
+        done = max(r["at"] for r in discord_standin.requests if token in r["path"]) - t0
+        rows += [
+            ("NASA answering in 15 s: first response", f"{ack:.1f} ms", "< 1 s", ack < 1000),
+            ("NASA answering in 15 s: final answer", f"{done:.1f} s", "", True),
+        ]
     return rows
 
 
@@ -173,41 +184,30 @@ class _Clock:
 
 async def bench_posting(tmp: Path) -> list[Row]:
     """A 600-image sol into one channel: grouped posts vs one message per image."""
-    from bot import app, services
     from bot.config import Config
     from tests.discord_standin import DiscordStandIn
 
     nasa_standin = NasaStandIn(records=[make_record(1990, n=i) for i in range(50)]).start()
     discord_standin = DiscordStandIn().start()
-    app.apply_endpoints({"DISCORD_API_BASE": discord_standin.api_base})
     clock = _Clock(NOW)
     config = Config(nasa_base_url=nasa_standin.url, database=tmp / "posting.sqlite3", retries=0, messages_per_hour=6)
-    try:
-        async with services.build(config, clock) as svc:
-            rover = app.RoverBot(svc)
-            await rover.login("bench")
-            try:
-                auto = rover.automation
-                await auto.images_cycle()  # baseline
-                ch = discord_standin.general
-                svc.store.subscribe(discord_standin.guild_id, ch.id, "images", at=NOW.timestamp())
-                families = {"NAVCAM_LEFT": 200, "NAVCAM_RIGHT": 200, "MCZ_LEFT": 120, "FRONT_HAZCAM_LEFT_A": 50, "SHERLOC_WATSON": 30}
-                n = 0
-                for code, count in families.items():
-                    for i in range(count):
-                        nasa_standin.records.append(make_record(1995, code, n=n, sequence=f"{code.replace('_', '')[:4]}{i // 40:05d}",
-                                                                received=NOW + timedelta(minutes=1, seconds=n)))
-                        n += 1
-                clock.now = NOW + timedelta(minutes=10)
-                report = await auto.images_cycle()
-                sent = len(ch.messages)
-                held = svc.store.counts().get("held", 0)
-            finally:
-                await rover.close()
-    finally:
-        app.apply_endpoints({})
-        discord_standin.stop()
-        nasa_standin.stop()
+    async with bot_on_standins(nasa_standin, discord_standin, config, clock) as rover:
+        svc = rover.services
+        auto = rover.automation
+        await auto.images_cycle()  # baseline
+        ch = discord_standin.general
+        svc.store.subscribe(discord_standin.guild_id, ch.id, "images", at=NOW.timestamp())
+        families = {"NAVCAM_LEFT": 200, "NAVCAM_RIGHT": 200, "MCZ_LEFT": 120, "FRONT_HAZCAM_LEFT_A": 50, "SHERLOC_WATSON": 30}
+        n = 0
+        for code, count in families.items():
+            for i in range(count):
+                nasa_standin.records.append(make_record(1995, code, n=n, sequence=f"{code.replace('_', '')[:4]}{i // 40:05d}",
+                                                        received=NOW + timedelta(minutes=1, seconds=n)))
+                n += 1
+        clock.now = NOW + timedelta(minutes=10)
+        report = await auto.images_cycle()
+        sent = len(ch.messages)
+        held = svc.store.counts().get("held", 0)
     return [
         ("600-image sol: groups (sol, family, sequence)", f"{report.queued}", "one post per group", report.queued < 600),
         ("600-image sol: messages posted this hour", f"{sent} (+{held} held for digest)", "<= budget (6)", sent <= 6),
@@ -266,7 +266,6 @@ async def bench_digest_picture(tmp: Path) -> list[Row]:
 
 async def bench_fanout(tmp: Path) -> list[Row]:
     """One digest to 1,000 channels through a stand-in allowing 50 requests/s."""
-    from bot import app, services
     from bot.config import Config
     from tests.discord_standin import DiscordStandIn
 
@@ -277,33 +276,23 @@ async def bench_fanout(tmp: Path) -> list[Row]:
     from tests.nasa_standin import serve_images
 
     serve_images(nasa_standin, recs)
-    app.apply_endpoints({"DISCORD_API_BASE": discord_standin.api_base})
     clock = _Clock(datetime(2026, 10, 1, 8, 0, tzinfo=timezone.utc))
     config = Config(nasa_base_url=nasa_standin.url, database=tmp / "fanout.sqlite3", retries=0, image_hosts=("127.0.0.1",),
                     news_feeds=())
-    try:
-        async with services.build(config, clock) as svc:
-            rover = app.RoverBot(svc)
-            await rover.login("bench")
-            try:
-                auto = rover.automation
-                svc.store.record(parse.page({"images": recs}).images, svc.store.start_poll("images"), seen_at=clock.now.timestamp() - 60)
-                for _ in range(1000):
-                    ch = discord_standin.add_channel("c")
-                    svc.store.subscribe(discord_standin.guild_id, ch.id, "digest", timezone="UTC", at=clock.now.timestamp() - 3600)
-                clock.now = datetime(2026, 10, 1, 9, 0, 5, tzinfo=timezone.utc)
-                t0 = time.perf_counter()
-                queued = await auto.digest_cycle()
-                elapsed = time.perf_counter() - t0
-                delivered = sum(len(c.messages) for c in discord_standin.channels.values())
-                limited = sum(1 for r in discord_standin.requests if r.get("limited"))
-                composed = auto.maker.sheets_composed
-            finally:
-                await rover.close()
-    finally:
-        app.apply_endpoints({})
-        discord_standin.stop()
-        nasa_standin.stop()
+    async with bot_on_standins(nasa_standin, discord_standin, config, clock) as rover:
+        svc = rover.services
+        auto = rover.automation
+        svc.store.record(parse.page({"images": recs}).images, svc.store.start_poll("images"), seen_at=clock.now.timestamp() - 60)
+        for _ in range(1000):
+            ch = discord_standin.add_channel("c")
+            svc.store.subscribe(discord_standin.guild_id, ch.id, "digest", timezone="UTC", at=clock.now.timestamp() - 3600)
+        clock.now = datetime(2026, 10, 1, 9, 0, 5, tzinfo=timezone.utc)
+        t0 = time.perf_counter()
+        queued = await auto.digest_cycle()
+        elapsed = time.perf_counter() - t0
+        delivered = sum(len(c.messages) for c in discord_standin.channels.values())
+        limited = sum(1 for r in discord_standin.requests if r.get("limited"))
+        composed = auto.maker.sheets_composed
     ratio = elapsed / 20.0
     return [
         ("digest to 1,000 channels at 50 req/s: delivered", f"{delivered}/{queued}", "1000", delivered == 1000),

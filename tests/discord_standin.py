@@ -157,8 +157,10 @@ class Fault:
 
 class DiscordStandIn(LoopbackServer):
     def __init__(self, *, rate_limit_per_second: float | None = None, lean: bool = False):
-        # lean: keep no request log and only a digest of each message (long soak runs)
+        # lean (long soak runs): no request log, no message log; each new message goes to
+        # on_message instead, and only recent nonces are remembered (Discord's window is minutes).
         self.lean = lean
+        self.on_message = None
         self.app_id = snowflake()
         self.bot_user = {"id": str(self.app_id), "username": "roverbot", "discriminator": "0", "global_name": "roverbot",
                          "avatar": None, "bot": True, "flags": 0, "public_flags": 0}
@@ -454,17 +456,22 @@ class DiscordStandIn(LoopbackServer):
             if nonce is not None and len(str(nonce)) > 25:
                 raise Rejection(400, 50035, "Invalid Form Body", {"nonce": "Must be 25 or fewer in length."})
             if body.get("enforce_nonce") and nonce in ch.nonces:
-                return 200, ch.nonces[nonce]  # Discord: the same nonce within minutes returns the first message
+                first = ch.nonces[nonce]  # Discord: the same nonce within minutes returns the first message
+                return 200, first if isinstance(first, dict) else self.message_object(ch.id, body) | {"id": first}
             if files and not ch.bot_permissions & ATTACH_FILES:
                 raise Rejection(403, 50013, "Missing Permissions")
             msg = self.message_object(ch.id, body, files=self._attachments(files))
-            kept = msg if not self.lean else {"id": msg["id"], "nonce": nonce, "content": msg["content"][:200],
-                                               "title": (msg["embeds"][0].get("title", "") if msg["embeds"] else "")[:80],
-                                               "description": (msg["embeds"][0].get("description", "") if msg["embeds"] else "")[:400],
-                                               "attachments": len(files)}
-            ch.messages.append(kept)
-            if nonce is not None:
-                ch.nonces[nonce] = kept if self.lean else msg
+            if self.lean:
+                if self.on_message is not None:
+                    self.on_message(ch, msg)
+                if nonce is not None:
+                    ch.nonces[nonce] = msg["id"]  # just the id: the message is rebuilt if the nonce comes back
+                    if len(ch.nonces) > 500:
+                        ch.nonces.pop(next(iter(ch.nonces)))
+            else:
+                ch.messages.append(msg)
+                if nonce is not None:
+                    ch.nonces[nonce] = msg
             return 200, msg
         m = re.fullmatch(r"/channels/(\d+)", path)
         if m and method == "GET":
