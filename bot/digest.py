@@ -9,6 +9,8 @@ day gets one.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import hashlib
 import logging
 from collections import Counter
@@ -26,6 +28,7 @@ log = logging.getLogger("roverbot.digest")
 
 SHEET_FRAMES = 12
 SPARE_FRAMES = 6  # fetched in case some turn out blank or broken
+SHEET_CACHE = 8  # contact sheets kept for reuse
 # Colour science cameras first: they make the best small pictures.
 FAMILY_ORDER = ("mastcam", "watson", "navcam", "supercam", "heli", "skycam", "hazcam", "aci", "pixl", "cachecam", "edl")
 
@@ -102,7 +105,10 @@ class DigestMaker:
         self.image_hosts = tuple(image_hosts)
         self.max_image_bytes = max_image_bytes
         self.clock = clock
-        self._sheets: dict[str, tuple[bytes, int]] = {}
+        self._sheets: dict[str, tuple[bytes, int]] = {}  # recent sheets: channels due together share one
+        # One worker for Pillow: decoding is memory-heavy, and every extra thread gets its own malloc
+        # arena, which the soak showed as slowly rising memory.
+        self._pillow = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="pillow")
         self._locks: dict[str, asyncio.Lock] = {}
         self.bytes_downloaded = 0
         self.sheets_composed = 0
@@ -121,14 +127,15 @@ class DigestMaker:
                 return self._sheets[key]
             frames = await self._download(candidates)
             try:
-                sheet = await asyncio.to_thread(images.contact_sheet, frames, limit=SHEET_FRAMES)
+                sheet = await asyncio.get_running_loop().run_in_executor(
+                    self._pillow, functools.partial(images.contact_sheet, frames, limit=SHEET_FRAMES))
             except images.BadImage as e:
                 log.warning("no digest picture: %s", e)
                 sheet = (b"", 0)
             self.sheets_composed += 1
             result = (sheet[0] or None, sheet[1])
             self._sheets[key] = result
-            if len(self._sheets) > 64:
+            if len(self._sheets) > SHEET_CACHE:
                 self._sheets.pop(next(iter(self._sheets)))
             return result
 
