@@ -177,7 +177,7 @@ async def bench_soak(tmp: Path) -> list[Row]:
             for _ in range(40):  # drain: retries due later, the flaky channel resumed
                 clock.now += TICK
                 await auto.delivery_cycle()
-            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the checks below load anything
+            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # MB; taken before the checks below load anything
             cpu = time.process_time() - cpu0
             wall = time.perf_counter() - wall0
             db = svc.store.conn
