@@ -190,7 +190,8 @@ async def bench_posting(tmp: Path) -> list[Row]:
     nasa_standin = NasaStandIn(records=[make_record(1990, n=i) for i in range(50)]).start()
     discord_standin = DiscordStandIn().start()
     clock = _Clock(NOW)
-    config = Config(nasa_base_url=nasa_standin.url, database=tmp / "posting.sqlite3", retries=0, messages_per_hour=6)
+    config = Config(nasa_base_url=nasa_standin.url, database=tmp / "posting.sqlite3", retries=0, messages_per_hour=6,
+                    group_wait_minutes=0)  # post right after the poll: this measures grouping, not waiting
     async with bot_on_standins(nasa_standin, discord_standin, config, clock) as rover:
         svc = rover.services
         auto = rover.automation
