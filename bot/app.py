@@ -23,6 +23,7 @@ from discord.ext import commands
 from . import compose, delivery, logs, render, schedule, services
 from .config import Config
 from .models import UserFacingError
+from cogs import replies
 
 log = logging.getLogger("roverbot.app")
 
@@ -179,11 +180,11 @@ class RoverBot(commands.Bot):
             await interaction.response.defer()  # a page may need NASA
             post = await gallery.turn(custom_id)
         except UserFacingError as e:
-            await _private(interaction, str(e))
+            await replies.tell(interaction, str(e))
             return
         except (ValueError, IndexError):
             log.warning("unreadable button id %r", custom_id)
-            await _private(interaction, "That button is from an older version of me; run the command again.")
+            await replies.tell(interaction, "That button is from an older version of me; run the command again.")
             return
         await interaction.edit_original_response(**render.edit(post))
 
@@ -192,32 +193,20 @@ class RoverBot(commands.Bot):
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         original = getattr(error, "original", error)
         if isinstance(original, UserFacingError):
-            await _private(interaction, str(original))
+            await replies.tell(interaction, str(original))
             return
         if isinstance(original, discord.HTTPException) and original.code == 40060:
             # Answered already (a duplicate delivery, or a retry that raced): nothing is lost.
             log.warning("interaction %s was already acknowledged (40060); duplicate ignored", interaction.id)
             return
         if isinstance(error, app_commands.TransformerError):
-            await _private(interaction, f"`{error.value}` isn't a valid value for that option; check its description and try again.")
+            await replies.tell(interaction, f"`{error.value}` isn't a valid value for that option; check its description and try again.")
             return
         options = {o.get("name"): o.get("value") for o in (interaction.data or {}).get("options", [])}
         log.error("/%s failed (user %s, guild %s, options %s): %s: %s",
                   interaction.command.qualified_name if interaction.command else "?", interaction.user.id,
                   interaction.guild_id, options, type(original).__name__, original, exc_info=original)
-        from cogs.replies import APOLOGY
-
-        await _private(interaction, APOLOGY)
-
-
-async def _private(interaction: discord.Interaction, text: str) -> None:
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
-        else:
-            await interaction.response.send_message(text, ephemeral=True)
-    except discord.HTTPException as e:
-        log.warning("could not tell the caller (%s): %s", text[:60], e)
+        await replies.tell(interaction, replies.APOLOGY)
 
 
 # ------------------------------------------------------------------ entry points

@@ -245,10 +245,11 @@ class Automation:
         """What the next digest in this channel would hold, if it were due now (nothing is recorded)."""
         now = self.clock()
         content, _ = await self.content_for(sub, now)
-        nxt = digest.next_due(now, sub.timezone, sub.digest_time) if self.store.has_digest(
-            sub.channel_id, digest.last_due(now, sub.timezone, sub.digest_time)[0].isoformat()) else digest.last_due(
-            now, sub.timezone, sub.digest_time)[1]
-        content.title = f"Next digest here: {compose.timestamp(max(nxt, now), 'f')} (so far)"
+        day, due_at = digest.last_due(now, sub.timezone, sub.digest_time)
+        # Today's is still owed (the next cycle sends it) unless it went out already.
+        owed = due_at.timestamp() >= sub.created_at and not self.store.has_digest(sub.channel_id, day.isoformat())
+        nxt = now if owed else digest.next_due(now, sub.timezone, sub.digest_time)
+        content.title = f"Next digest here: {compose.timestamp(nxt, 'f')} (so far)"
         return compose.digest(content, self.catalogue, None)
 
     async def digest_for_date(self, day: datetime, tz_name: str) -> Post:

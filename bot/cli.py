@@ -234,7 +234,6 @@ def status_report(store, config: config_mod.Config) -> dict:
     for label, source in sources.items():
         ok = store.last_poll(source, ok=True)
         failures, since = store.poll_failures(source)
-        last_error = store.last_poll(source, ok=False)
         out["sources"].append({"source": label, "last_success": when(ok[0]) if ok else None,
                                "failing": failures > 0, "failing_since": when(since) if failures else None,
                                "failed_cycles": failures, "last_error": store.last_error(source) if failures else None})

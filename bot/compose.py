@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from itertools import groupby
@@ -275,7 +276,7 @@ def timeline(milestones: Sequence["Milestone"], page: int) -> Post:
 
 
 def news_post(item: "NewsItem", role_id: int | None = None) -> Post:
-    content = f"📰 **Mission news**" + (f" <@&{role_id}>" if role_id else "")
+    content = "📰 **Mission news**" + (f" <@&{role_id}>" if role_id else "")
     fields = (EmbedField("Published", timestamp(item.published)),) if item.published else ()
     embed = Embed(title=clip(safe(item.title), MAX_TITLE), description=clip(safe(item.summary), 700), url=item.link or None,
                   thumbnail_url=item.image or None, color=0x0B3D91, fields=fields,
@@ -299,8 +300,6 @@ DIGEST_PICTURE = "digest.jpg"
 
 def digest(content, catalogue: Catalogue, role_id: int | None = None) -> Post:
     """The daily digest: sols covered, counts per camera, one contact sheet, headlines, what was held back."""
-    from collections import Counter
-
     imgs = content.images
     sols = sorted({i.sol for i in imgs})
     lines = []

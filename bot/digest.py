@@ -13,15 +13,14 @@ import concurrent.futures
 import functools
 import hashlib
 import logging
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Callable, Sequence
 from zoneinfo import ZoneInfo
 
-from . import compose, conjunction, images, marstime
+from . import conjunction, images, marstime
 from .cameras import Catalogue
-from .models import NewsItem, Post, RoverImage
+from .models import NewsItem, RoverImage
 from .nasa import NasaClient, NasaError
 
 log = logging.getLogger("roverbot.digest")
@@ -159,12 +158,3 @@ class DigestMaker:
             if gap:
                 return conjunction.explain(gap)
         return "NASA's feed brought no new pictures in this time; the rover may be driving, or the next downlink is still to come."
-
-
-def post(content: DigestContent, catalogue: Catalogue, role_id: int | None = None) -> Post:
-    return compose.digest(content, catalogue, role_id)
-
-
-def counts_by_camera(found: Sequence[RoverImage], catalogue: Catalogue) -> list[tuple[str, int]]:
-    c = Counter(catalogue.camera(i.instrument).short for i in found)
-    return c.most_common()

@@ -17,10 +17,13 @@ APOLOGY = "Sorry, something went wrong on my side while answering that. It has b
 
 async def tell(interaction: discord.Interaction, text: str) -> None:
     """A short message only the caller sees, whatever state the interaction is in."""
-    if interaction.response.is_done():
-        await interaction.followup.send(text, ephemeral=True)
-    else:
-        await interaction.response.send_message(text, ephemeral=True)
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException as e:
+        log.warning("could not tell the caller (%s): %s", text[:60], e)
 
 
 async def answer(

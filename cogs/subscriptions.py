@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import compose, delivery, digest, render, subscribing
+from bot import compose, delivery, subscribing
 from bot.models import UserFacingError
 from cogs.replies import answer, tell
 
@@ -148,7 +149,7 @@ def describe(sub, catalogue, per_hour: int, confirm: bool = False) -> str:
         parts.append(f"pinging <@&{sub.role_id}>")
     line = " ".join(parts)
     if sub.paused:
-        line += f" — ⏸️ paused since {compose.timestamp(_dt(sub.paused_at))}: {sub.paused_reason}"
+        line += f" — ⏸️ paused since {compose.timestamp(datetime.fromtimestamp(sub.paused_at, tz=timezone.utc))}: {sub.paused_reason}"
     if confirm:
         if sub.kind == "images":
             line += (f". Pictures are grouped one message per sol, camera and sequence, at most {per_hour} an hour "
@@ -159,9 +160,3 @@ def describe(sub, catalogue, per_hour: int, confirm: bool = False) -> str:
             line += ". Preview it any time with `/digest`."
         line = "✅ " + line
     return line
-
-
-def _dt(ts):
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(ts, tz=timezone.utc)

@@ -11,7 +11,6 @@ It runs on its own thread and event loop: tests in any loop, and subprocesses, c
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import re

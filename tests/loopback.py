@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Awaitable, Callable
+from typing import Awaitable
 
 from aiohttp import web
 
@@ -56,5 +56,3 @@ class LoopbackServer:
     async def acall(self, coro: Awaitable) -> object:
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))  # type: ignore[arg-type]
 
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -9,9 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot import services
 from tests.conftest import dispatch, settle
-from tests.discord_standin import ALL_TEXT, ATTACH_FILES, EMBED_LINKS, SEND_MESSAGES, VIEW_CHANNEL, DiscordStandIn
+from tests.discord_standin import ALL_TEXT, SEND_MESSAGES, VIEW_CHANNEL, DiscordStandIn
 from tests.nasa_standin import make_record, serve_images
 
 

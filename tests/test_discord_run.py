@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -11,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from bot import app
 from tests.nasa_standin import make_record

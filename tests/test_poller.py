@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from bot import compose
-from tests.nasa_standin import Fault, make_record
+from tests.nasa_standin import make_record
 
 T0 = datetime(2026, 10, 1, 0, 0, tzinfo=timezone.utc)
 

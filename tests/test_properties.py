@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
+from datetime import timezone
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

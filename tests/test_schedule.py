@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from bot import schedule
-from tests.discord_standin import DiscordStandIn
 
 
 async def test_every_job_has_explicit_overlap_and_misfire_settings(bot, config):
