@@ -11,6 +11,7 @@ import io
 import logging
 import os
 import signal
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
 import aiohttp
@@ -70,10 +71,11 @@ class DiscordSender:
     async def send(self, m: delivery.Outgoing) -> int:
         channel = self.bot.get_partial_messageable(m.channel_id)
         roles: Any = [discord.Object(id=m.role_id)] if m.role_id else False
+        content, embeds = with_reference(m.content, m.embeds, m.reference)
         try:
             msg = await channel.send(
-                content=m.content or None,
-                embeds=[discord.Embed.from_dict(e) for e in m.embeds],
+                content=content or None,
+                embeds=[discord.Embed.from_dict(e) for e in embeds],
                 files=[discord.File(io.BytesIO(data), filename=name) for name, data in m.files],
                 allowed_mentions=discord.AllowedMentions(everyone=False, users=False, roles=roles, replied_user=False),
                 nonce=m.nonce,  # with enforce_nonce: a re-send after a crash returns the first message
@@ -92,6 +94,36 @@ class DiscordSender:
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
             raise delivery.Transient(f"{type(e).__name__}: {e}") from None
         return msg.id
+
+    async def find_sent(self, channel_id: int, reference: str, since: float) -> int | None:
+        """Our message carrying `reference` among the channel's messages after `since` (at most 500 read)."""
+        # Without Read Message History Discord answers an empty list, not 403 (its docs): we would
+        # conclude "never sent" and post a second copy. So check the permission first.
+        channel = self.bot.get_channel(channel_id)
+        guild = getattr(channel, "guild", None)
+        if channel is not None and guild is not None and guild.me is not None \
+                and not channel.permissions_for(guild.me).read_message_history:  # type: ignore[union-attr]
+            raise delivery.Forbidden("I'm missing Read Message History (needed to make sure a post is never doubled)")
+        me = self.bot.user.id if self.bot.user else self.bot.application_id
+        after = discord.utils.time_snowflake(datetime.fromtimestamp(max(since, 1_420_070_400), tz=timezone.utc))
+        for _ in range(5):
+            try:
+                batch = await self.bot.http.logs_from(channel_id, 100, after=after)
+            except discord.Forbidden:
+                raise delivery.Forbidden("I'm missing Read Message History (needed to make sure a post is never doubled)") from None
+            except discord.NotFound as e:
+                raise delivery.ChannelGone(f"the channel no longer exists ({e.code})") from None
+            except discord.HTTPException as e:
+                raise delivery.Transient(f"reading the channel failed: {e.status}") from None
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+                raise delivery.Transient(f"{type(e).__name__}: {e}") from None
+            for msg in batch:
+                if int((msg.get("author") or {}).get("id", 0)) == me and carries(msg, reference):
+                    return int(msg["id"])
+            if len(batch) < 100:
+                return None
+            after = max(int(msg["id"]) for msg in batch)
+        return None
 
     async def _missing_or_none(self, channel_id: int) -> list[str]:
         try:
@@ -115,11 +147,33 @@ class DiscordSender:
         if guild is None or guild.me is None:
             raise delivery.Transient("the server is not in my cache yet")
         perms = channel.permissions_for(guild.me)  # type: ignore[union-attr]
-        return delivery.missing({n: getattr(perms, n) for n in ("view_channel", "send_messages", "embed_links", "attach_files")})
+        return delivery.missing({n: getattr(perms, n) for n in delivery.NEEDED_PERMISSIONS})
 
     def alert_channel(self, guild_id: int) -> int | None:
         guild = self.bot.get_guild(guild_id)
         return guild.system_channel.id if guild and guild.system_channel else None
+
+
+def with_reference(content: str, embeds: list[dict], reference: str) -> tuple[str, list[dict]]:
+    """Put the post's reference where a reader barely sees it: the last embed's footer, else a
+    small last line. Discord does not return nonces in history; this is how a post is found again."""
+    if not reference:
+        return content, embeds
+    if embeds:
+        last = dict(embeds[-1])
+        footer = dict(last.get("footer") or {})
+        text = footer.get("text") or ""
+        footer["text"] = f"{text[: 2048 - len(reference) - 3]} · {reference}" if text else reference
+        last["footer"] = footer
+        return content, [*embeds[:-1], last]
+    line = f"\n-# {reference}"
+    return content[: 2000 - len(line)] + line, embeds
+
+
+def carries(message: dict, reference: str) -> bool:
+    if reference in (message.get("content") or ""):
+        return True
+    return any(reference in ((e.get("footer") or {}).get("text") or "") for e in message.get("embeds") or [])
 
 
 class RoverBot(commands.Bot):
@@ -151,6 +205,7 @@ class RoverBot(commands.Bot):
         await self.add_cog(MilestoneCog(self))
         await self.add_cog(SubscriptionCog(self))
         if self.automate:
+            self.automation.recover()
             self.scheduler = schedule.build(self.automation, self.services.config)
             self.scheduler.start()
             log.info("automatic posts: images every %d min, news every %d min, digests checked every minute",

@@ -65,6 +65,16 @@ class Automation:
     def now(self) -> float:
         return self.clock().timestamp()
 
+    def recover(self) -> None:
+        """At start, holding the database lock: what a stopped or killed process left half done.
+        Its unfinished polls are finished (their finds get dispatched); its claimed posts wait again,
+        marked as possibly on Discord, so the courier checks the channel before re-sending."""
+        polls = self.store.interrupted_polls(self.now())
+        claims = self.store.abandoned_claims()
+        if polls or claims:
+            log.warning("recovered after an interrupted run: %d unfinished poll(s), %d post(s) that may already be"
+                        " on Discord (checked before any re-send)", polls, claims)
+
     # ------------------------------------------------------------ images
 
     def backing_off(self, source: str, interval: float) -> bool:
@@ -94,8 +104,6 @@ class Automation:
     def dispatch_images(self) -> int:
         queued = 0
         for poll_id in self.store.undispatched_polls("images"):
-            if poll_id == self.poller.running:
-                continue
             found = self.store.first_seen_by(poll_id)
             with self.store.transaction():
                 for sub in self.store.subscriptions(kind="images"):
@@ -113,7 +121,7 @@ class Automation:
             first = group[0]
             family = self.catalogue.family_of(first.instrument)
             grp = f"{first.sol}:{family}:{first.sequence or first.exposure_id}"
-            waiting = self.store.open_group(sub.channel_id, grp, self.courier.in_flight)
+            waiting = self.store.open_group(sub.channel_id, grp)
             if waiting is not None:
                 # The same sequence is still coming in: one post for all of it, sent when it settles.
                 entry_id, old, created = waiting
@@ -121,9 +129,10 @@ class Automation:
                 merged = sorted(self.store.images_by_exposure(exposures),
                                 key=lambda i: (i.taken_utc.isoformat() if i.taken_utc else "", i.exposure_id))
                 payload = self._group_payload(merged, family, sub)
-                # Each newcomer extends the wait, but never past three waits from the first.
-                self.store.update_payload(entry_id, payload, min(created + 3 * self.group_wait, now + self.group_wait))
-                continue
+                # Each newcomer extends the wait, but never past three waits from the first. A post
+                # claimed for sending meanwhile is never changed: the newcomers make a post of their own.
+                if self.store.update_payload(entry_id, payload, min(created + 3 * self.group_wait, now + self.group_wait)):
+                    continue
             key = f"images:{sub.channel_id}:{poll_id}:{grp}"
             if self.store.enqueue(key, sub.guild_id, sub.channel_id, "images", self._group_payload(group, family, sub), now,
                                   not_before=now + self.group_wait, group=grp):
@@ -154,7 +163,8 @@ class Automation:
             known = self.store.news_keys(i.key for i in items)
             fresh = [i for i in items if i.key not in known]
             # An edited item keeps its key: its text is updated, it is not posted again.
-            self.store.record_news(items, poll_id, self.now())
+            # A baseline's articles were there before the bot: "seen" at the epoch, so no digest lists them.
+            self.store.record_news(items, poll_id, self.now(), seen_at=0.0 if baseline else None)
             self.store.finish_poll(poll_id, 0 if baseline else len(fresh), None, self.now())
             if baseline:
                 self.store.put(NEWS_BASELINE + feed, str(self.now()))

@@ -30,6 +30,7 @@ MAX_FIELD_NAME = 256
 MAX_FIELD_VALUE = 1024
 MAX_FOOTER = 2048
 MAX_EMBED_TOTAL = 6000
+REFERENCE_ROOM = 24  # the courier adds the post's reference to the last footer (bot/delivery.py)
 MAX_CUSTOM_ID = 100
 
 GALLERY_PAGE_SIZE = 5  # five large images fit well inside 6,000 characters and read well on a phone
@@ -174,9 +175,9 @@ def embed_size(e: Embed) -> int:
 def fit(embeds: list[Embed]) -> list[Embed]:
     """Trim descriptions, longest first, until the message is within Discord's 6,000 characters."""
     embeds = embeds[:MAX_EMBEDS]
-    while sum(map(embed_size, embeds)) > MAX_EMBED_TOTAL:
+    while sum(map(embed_size, embeds)) > MAX_EMBED_TOTAL - REFERENCE_ROOM:
         i = max(range(len(embeds)), key=lambda k: len(embeds[k].description))
-        excess = sum(map(embed_size, embeds)) - MAX_EMBED_TOTAL
+        excess = sum(map(embed_size, embeds)) - (MAX_EMBED_TOTAL - REFERENCE_ROOM)
         cur = embeds[i].description
         if not cur:
             break

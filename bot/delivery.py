@@ -1,8 +1,11 @@
 """The outbox courier: every automatic post is recorded before it is sent and marked after.
 
-A post goes out with a nonce derived from its outbox key and `enforce_nonce`, so if the process dies
-between Discord accepting it and the store marking it sent, the re-send after restart returns the
-message Discord already has instead of making a second one. Sends are paced below Discord's global
+A post is claimed in the store (atomically, so two couriers never have the same row) and goes out
+with a nonce derived from its outbox key and `enforce_nonce`: if the process dies between Discord
+accepting it and the store marking it sent, a re-send within Discord's nonce window returns the
+message Discord already has. Discord forgets nonces after a few minutes, so a re-send later than
+that first reads the channel's recent messages for our own message carrying the post's reference
+(every post carries one, see `reference`), and records it instead of sending a second. Sends are paced below Discord's global
 limit; a channel over its hourly budget has its posts held for the digest, never dropped; a channel
 that refuses us is paused (not deleted) and its server told once.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +40,7 @@ class Outgoing:
     role_id: int | None
     files: list[tuple[str, bytes]]
     nonce: str
+    reference: str = ""  # shown on the message (embed footer or a last line) so it can be found again
 
 
 class DeliveryError(Exception):
@@ -60,6 +65,10 @@ class Transient(DeliveryError):
 
 class Sender(Protocol):
     async def send(self, message: Outgoing) -> int: ...
+
+    async def find_sent(self, channel_id: int, reference: str, since: float) -> int | None:
+        """Our own message in the channel carrying `reference`, posted after `since` (epoch s)."""
+        ...
 
     async def missing_permissions(self, channel_id: int) -> list[str]: ...
 
@@ -86,9 +95,20 @@ class Pacer:
             await self.sleep((1 - self.tokens) / self.rate)
 
 
+def reference(nonce: str) -> str:
+    """The post's mark on Discord: short, unique enough, and meaningless to readers."""
+    return f"ref {nonce[:10]}"
+
+
+# Discord deduplicates a nonce for "a few minutes"; past this age a re-send checks the channel
+# first. Well inside the window, so a re-send is either deduplicated or checked, never neither.
+NONCE_TRUST_SECONDS = 120.0
+
+
 class Courier:
     def __init__(self, store: Store, sender: Sender, *, clock: Callable[[], datetime], messages_per_hour: int,
-                 pacer: Pacer | None = None, admin_channel_id: int | None = None):
+                 pacer: Pacer | None = None, admin_channel_id: int | None = None, owner: str | None = None,
+                 nonce_trust_seconds: float = NONCE_TRUST_SECONDS):
         self.store = store
         self.sender = sender
         self.clock = clock
@@ -96,7 +116,8 @@ class Courier:
         self.pacer = pacer or Pacer(rate=48.0)  # Discord allows ~50 requests/s per bot
         self.admin_channel_id = admin_channel_id
         self.sent = 0
-        self.in_flight: set[int] = set()  # entries awaiting Discord's answer: nobody may change them
+        self.owner = owner or f"{os.uname().nodename}:{os.getpid()}"
+        self.nonce_trust_seconds = nonce_trust_seconds
         self._lock = asyncio.Lock()
 
     async def pump(self, max_batches: int = 1000) -> int:
@@ -127,27 +148,36 @@ class Courier:
                 self.store.mark(entry_id, "pending")
 
     async def deliver(self, entry: OutboxEntry) -> bool:
-        # Read it again: a waiting image group may have absorbed newcomers since the batch was read.
-        # From here to in_flight.add there is no await, so nothing can change it before it is sent.
-        fresh = self.store.entry(entry.id)
-        if fresh is None or fresh.status != "pending":
-            return False
-        entry = fresh
         now = self.clock().timestamp()
         if entry.kind in BUDGETED and self.store.sent_since(entry.channel_id, now - HOUR) >= self.messages_per_hour:
-            self.store.mark(entry.id, "held")
-            log.info("channel %s is at its %d posts/hour: %s held for the digest", entry.channel_id,
-                     self.messages_per_hour, entry.key)
+            if self.store.update_status(entry.id, "pending", "held"):
+                log.info("channel %s is at its %d posts/hour: %s held for the digest", entry.channel_id,
+                         self.messages_per_hour, entry.key)
             return False
-        p = entry.payload
-        message = Outgoing(channel_id=entry.channel_id, content=p.get("content") or "", embeds=p.get("embeds") or [],
-                           role_id=p.get("role_id"), files=[(name, self.store.blob(h)) for name, h in p.get("files", [])],
-                           nonce=entry.nonce)
-        self.in_flight.add(entry.id)
+        # The claim is the gate: after it the post is never changed again (a late picture of its
+        # sequence becomes a new post), and no other courier can send it.
+        claimed = self.store.claim(entry.id, self.owner, now)
+        if claimed is None:
+            return False  # sent, merged, paused or claimed since the batch was read
+        entry = claimed
         try:
+            if entry.attempts > 1 and entry.first_attempt_at is not None \
+                    and now - entry.first_attempt_at > self.nonce_trust_seconds:
+                # An earlier attempt may have reached Discord, and Discord may have forgotten its nonce.
+                found = await self.sender.find_sent(entry.channel_id, reference(entry.nonce), entry.first_attempt_at - 60)
+                if found is not None:
+                    self.store.mark_sent(entry.id, found, self.clock().timestamp())
+                    log.info("post %s was already in channel %s (message %s): recorded, not sent again", entry.key,
+                             entry.channel_id, found)
+                    return False
+            p = entry.payload
+            message = Outgoing(channel_id=entry.channel_id, content=p.get("content") or "", embeds=p.get("embeds") or [],
+                               role_id=p.get("role_id"), files=[(name, self.store.blob(h)) for name, h in p.get("files", [])],
+                               nonce=entry.nonce, reference=reference(entry.nonce))
             await self.pacer.wait()
             message_id = await self.sender.send(message)
         except (Forbidden, ChannelGone) as e:
+            self.store.unclaim(entry.id)  # refused: certainly not posted
             if entry.kind == "alert":
                 self.store.mark(entry.id, "failed", str(e))
                 log.warning("could not deliver an alert to channel %s: %s", entry.channel_id, e)
@@ -159,13 +189,16 @@ class Courier:
             log.error("Discord refused post %s in channel %s: %s", entry.key, entry.channel_id, e)
             return False
         except Transient as e:
-            delay = min(3600.0, 30.0 * 2 ** min(entry.attempts, 7))
+            delay = min(3600.0, 30.0 * 2 ** min(entry.attempts - 1, 7))
             self.store.retry_later(entry.id, now + delay, str(e))
             log.warning("post %s to channel %s failed (%s); retry %d in %.0f s", entry.key, entry.channel_id, e,
-                        entry.attempts + 1, delay)
+                        entry.attempts, delay)
             return False
-        finally:
-            self.in_flight.discard(entry.id)
+        except BaseException:
+            # Stopping mid-send (cancelled): the claim is released with its first attempt kept,
+            # so the next start checks the channel before sending again.
+            self.store.abandoned_claims(self.owner)
+            raise
         crashpoints.reached(f"send:{entry.kind}")  # Discord has it; the store does not know yet
         self.store.mark_sent(entry.id, message_id, self.clock().timestamp())
         self.sent += 1
@@ -205,8 +238,13 @@ class Courier:
         return resumed
 
 
-def missing(allowed: dict[str, bool], needed: Sequence[str] = ("view_channel", "send_messages", "embed_links", "attach_files")) -> list[str]:
+# What the bot needs in a channel it posts to. Read Message History: a re-send after Discord forgot
+# the nonce first looks for the earlier message, so nothing is ever posted twice.
+NEEDED_PERMISSIONS = ("view_channel", "send_messages", "embed_links", "attach_files", "read_message_history")
+
+
+def missing(allowed: dict[str, bool], needed: Sequence[str] = NEEDED_PERMISSIONS) -> list[str]:
     """Names of the permissions a channel lacks, in words a server admin recognises."""
     words = {"view_channel": "View Channel", "send_messages": "Send Messages", "embed_links": "Embed Links",
-             "attach_files": "Attach Files"}
+             "attach_files": "Attach Files", "read_message_history": "Read Message History"}
     return [words.get(n, n) for n in needed if not allowed.get(n)]

@@ -7,10 +7,12 @@ subclasses whose messages are fit to show the caller as they are.
 
 from __future__ import annotations
 
+import asyncio
+
 import logging
 from dataclasses import replace
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Sequence
 
 from . import compose, conjunction, marstime, milestones, parse
 from .cameras import Catalogue, Selection
@@ -39,7 +41,12 @@ class Gallery:
         clock: Callable[[], datetime],
         mission: marstime.Mission = marstime.PERSEVERANCE,
         timeline: milestones.Timeline | None = None,
+        hosts: Sequence[str] = parse.IMAGE_HOSTS,
+        budget_seconds: float | None = None,
     ):
+        self.hosts = tuple(hosts)
+        # All the NASA reading one answer may do (several pages of a sol): past it, say so.
+        self.budget_seconds = budget_seconds
         self.timeline = timeline or milestones.default()
         self.nasa = nasa
         self.store = store
@@ -136,9 +143,10 @@ class Gallery:
             if now - float(at) < LATEST_TTL:
                 return int(sol)
         try:
-            payload = await self.nasa.raw_images(page=0, num=25, order="sol desc", instruments=selection.codes)
-            found = parse.page(payload).images
-        except (NasaError, parse.Malformed) as e:
+            async with asyncio.timeout(self.budget_seconds):
+                payload = await self.nasa.raw_images(page=0, num=25, order="sol desc", instruments=selection.codes)
+            found = parse.page(payload, hosts=self.hosts, max_sol=self.current_sol() + 1).images
+        except (NasaError, parse.Malformed, TimeoutError) as e:
             log.warning("latest sol for %s: %s", selection.key or "all cameras", e)
             if cached:
                 return int(cached.split("@")[0])
@@ -158,9 +166,10 @@ class Gallery:
         ttl = RECENT_TTL if sol >= self.current_sol() - RECENT_SOLS else OLD_TTL
         if fetched is None or now - fetched > ttl:
             try:
-                await self.fetch_sol(sol, selection.codes)
+                async with asyncio.timeout(self.budget_seconds):
+                    await self.fetch_sol(sol, selection.codes)
                 self.store.mark_sol_fetched(self.mission.key, sol, cameras, now)
-            except (NasaError, parse.Malformed) as e:
+            except (NasaError, parse.Malformed, TimeoutError) as e:
                 log.warning("sol %d (%s) from NASA: %s", sol, selection.key or "all cameras", e)
                 if self.store.count(self.mission.key, sol, selection.codes):
                     return  # an older copy beats no answer
@@ -173,7 +182,8 @@ class Gallery:
             payload = await self.nasa.raw_images(
                 page=page, num=PAGE_SIZE_MAX, order="sol desc", instruments=codes, sol_min=sol, sol_max=sol
             )
-            result = parse.page(payload, expect_sol=sol, page_size=PAGE_SIZE_MAX)
+            result = parse.page(payload, expect_sol=sol, page_size=PAGE_SIZE_MAX, hosts=self.hosts,
+                                max_sol=self.current_sol() + 1)
             self.store.record(result.images)
             count += len(result.images)
             # An empty or foreign page (NASA's fallback for an empty sol) also ends the sol.

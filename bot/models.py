@@ -78,6 +78,7 @@ class OutboxEntry:
     status: str
     attempts: int = 0
     message_id: int | None = None
+    first_attempt_at: float | None = None  # set when first claimed for sending: from then on it may be on Discord
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,8 @@ class FeedPage:
     end: bool = False  # NASA said "No more images." or the page was short
     skipped: int = 0  # malformed records, thumbnails and duplicates left out
     raw_count: int = 0  # records on the page before filtering
+    malformed: int = 0  # records that could not be read at all (schema drift shows here first)
+    first_problem: str = ""  # why the first malformed record was refused
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,8 @@ import feedparser
 import httpx
 
 from .models import NewsItem
+from .nasa import BodyTooLarge, HostNotAllowed, read_capped
+from .parse import LINK_HOSTS, clean, safe_url
 
 log = logging.getLogger("roverbot.news")
 
@@ -32,7 +34,7 @@ class NewsError(Exception):
 
 
 def _plain(text: str) -> str:
-    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", text or ""))).strip()
+    return clean(_SPACE.sub(" ", html.unescape(_TAG.sub(" ", text or ""))).strip())
 
 
 def _first_image(entry: dict) -> str:
@@ -54,7 +56,10 @@ def _published(entry: dict) -> datetime | None:
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
     if not parsed:
         return None
-    return datetime.fromtimestamp(calendar.timegm(parsed), tz=timezone.utc)
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def parse_feed(data: bytes, feed_url: str) -> list[NewsItem]:
@@ -64,31 +69,41 @@ def parse_feed(data: bytes, feed_url: str) -> list[NewsItem]:
         raise NewsError(f"{feed_url} is not a readable feed ({type(parsed.get('bozo_exception')).__name__})")
     items = []
     for entry in parsed.entries:
-        link = (entry.get("link") or "").strip()
-        key = (entry.get("id") or "").strip() or link
+        raw_link = (entry.get("link") or "").strip()
+        link = safe_url(raw_link, LINK_HOSTS)  # a post links only to NASA's own pages
+        key = clean((entry.get("id") or "").strip() or raw_link)[:500]
         title = _plain(entry.get("title") or "")
         if not key or not title:
             log.warning("skipped a news item without %s in %s", "a title" if key else "a guid or link", feed_url)
             continue
         items.append(NewsItem(key=key, feed=feed_url, title=title, link=link, summary=_plain(entry.get("summary") or ""),
-                              image=_first_image(entry), published=_published(entry)))
+                              image=safe_url(_first_image(entry), LINK_HOSTS), published=_published(entry)))
     return items
 
 
 class NewsReader:
-    def __init__(self, http: httpx.AsyncClient, feeds: Sequence[str]):
+    def __init__(self, http: httpx.AsyncClient, feeds: Sequence[str], *, deadline_seconds: float = 120.0):
         self.http = http
         self.feeds = list(feeds)
+        self.deadline_seconds = deadline_seconds
 
     async def read(self, feed_url: str) -> list[NewsItem]:
         try:
-            resp = await self.http.get(feed_url, headers={"Accept": "application/rss+xml, application/xml;q=0.9, */*;q=0.5"})
-        except httpx.TimeoutException:
+            resp, body = await read_capped(self.http, feed_url, max_bytes=MAX_FEED_BYTES, deadline=self.deadline_seconds,
+                                           headers={"Accept": "application/rss+xml, application/xml;q=0.9, */*;q=0.5"})
+        except (httpx.TimeoutException, TimeoutError):
             raise NewsError(f"{feed_url} did not answer in time") from None
+        except HostNotAllowed as e:
+            raise NewsError(f"{feed_url}: {e}") from None
+        except BodyTooLarge:
+            raise NewsError(f"{feed_url} sent more than {MAX_FEED_BYTES:,} bytes, more than a feed should be") from None
         except httpx.TransportError as e:
             raise NewsError(f"{feed_url} could not be reached ({type(e).__name__})") from None
         if resp.status_code >= 400:
             raise NewsError(f"{feed_url} answered HTTP {resp.status_code}")
-        if len(resp.content) > MAX_FEED_BYTES:
-            raise NewsError(f"{feed_url} sent {len(resp.content):,} bytes, more than a feed should be")
-        return parse_feed(resp.content, feed_url)
+        try:
+            return parse_feed(body, feed_url)
+        except NewsError:
+            raise
+        except Exception as e:  # feedparser on hostile XML: one failed read, never a stuck cycle
+            raise NewsError(f"{feed_url} could not be parsed ({type(e).__name__})") from None

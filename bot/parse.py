@@ -11,12 +11,22 @@ import logging
 import re
 from datetime import datetime, timezone
 from typing import Any, Iterable
+from urllib.parse import urlsplit
 
 from .models import FeedPage, RoverImage
 
 log = logging.getLogger("roverbot.parse")
 
 NASA_SITE = "https://mars.nasa.gov"
+# A post links only to NASA's own pages: a crafted `link` must not become a masked link elsewhere.
+LINK_HOSTS = ("nasa.gov",)
+# Picture URLs come from these hosts unless the caller says otherwise (config nasa.image_hosts).
+# (mars.jpl.nasa.gov: Curiosity's older pictures are still served from there.)
+IMAGE_HOSTS = ("mars.nasa.gov", "mars.jpl.nasa.gov", "www.nasa.gov", "science.nasa.gov", "images-assets.nasa.gov")
+MAX_TEXT = 4000  # longer captions are cut: a record cannot make the bot hold megabytes of text
+# Control characters (but newline and tab) and the bidi overrides/isolates that reorder what a reader sees.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _FILE_VERSION = re.compile(r"(\d{2})(?:_\d+)?\.(?:jpe?g|png)$", re.IGNORECASE)
 _LMST = re.compile(r"M(\d{2}:\d{2}:\d{2})")
 _SITE_DRIVE_SEQ = re.compile(r"^[A-Z]\d{7}(\w+)$")
@@ -45,9 +55,15 @@ def _int(value: Any, what: str) -> int:
     raise Malformed(f"{what} is not a whole number: {value!r}")
 
 
+def clean(text: str) -> str:
+    """NASA's text is data: no control characters or bidi overrides, and a lone surrogate (which
+    no encoder accepts) becomes U+FFFD instead of making the record, or the page, unreadable."""
+    return _SURROGATE.sub("\ufffd", _UNSAFE.sub("", text))
+
+
 def _text(value: Any) -> str:
     if isinstance(value, str):
-        text = value.strip()
+        text = clean(value[:MAX_TEXT]).strip()
         return "" if text == "UNK" or text == "unk" else text
     return ""
 
@@ -57,6 +73,30 @@ def _url(value: Any) -> str:
     if text.startswith("/"):
         return NASA_SITE + text
     return text if text.startswith(("https://", "http://")) else ""
+
+
+def _on(host: str, allowed: Iterable[str]) -> bool:
+    return any(host == h or host.endswith("." + h) for h in allowed)
+
+
+def safe_url(value: Any, hosts: Iterable[str], *, https_only: bool = True) -> str:
+    """A URL we may put in a post: http(s) (https only, unless the operator allows http hosts), on an
+    allowed host, no credentials, no spaces. Anything else is dropped ('')."""
+    text = _url(value)
+    if not text or any(c.isspace() for c in text):
+        return ""
+    try:
+        parts = urlsplit(text)
+        host = (parts.hostname or "").lower()
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        return ""
+    if parts.username or parts.password or not port_ok or not host:
+        return ""
+    if https_only and parts.scheme != "https":
+        return ""
+    netloc = parts.netloc.lower()
+    return text if _on(host, hosts) or netloc in hosts else ""
 
 
 def utc(value: Any) -> datetime | None:
@@ -70,9 +110,23 @@ def utc(value: Any) -> datetime | None:
             moment = datetime.fromisoformat(value.strip().replace(" ", "T", 1).rstrip("Zz"))
         except ValueError:
             return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment if moment.tzinfo is timezone.utc else moment.astimezone(timezone.utc)
+    try:
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=timezone.utc)
+        return moment if moment.tzinfo is timezone.utc else moment.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        return None  # e.g. year 9999 with a negative offset
+
+
+def _date(rec: dict[str, Any], key: str) -> datetime | None:
+    """A date field: absent is fine, present but unreadable or absurd makes the record malformed."""
+    raw = rec.get(key)
+    if raw is None or raw == "" or raw == "UNK":
+        return None
+    moment = utc(raw)
+    if moment is None or not 1990 <= moment.year <= 2200:
+        raise Malformed(f"{key} is not a date we can hold: {str(raw)[:40]!r}")
+    return moment
 
 
 def first_paragraph(caption: str) -> str:
@@ -112,21 +166,23 @@ def _version(image_id: str, url: str) -> int:
 # ------------------------------------------------------------------ one record per feed shape
 
 
-def m2020_image(rec: dict[str, Any], mission: str = "mars2020") -> RoverImage | None:
-    """One Mars 2020 record, or None for a thumbnail. Raises Malformed."""
+def m2020_image(rec: dict[str, Any], mission: str = "mars2020", *, hosts: Iterable[str] = IMAGE_HOSTS,
+                max_sol: int | None = None) -> RoverImage | None:
+    """One Mars 2020 record, or None for a thumbnail. Raises Malformed.
+
+    hosts: where picture URLs may point; max_sol: the rover's current sol by the clock (a later
+    sol is not a real record)."""
     image_id = _text(rec.get("imageid"))
     if not image_id:
         raise Malformed("no imageid")
     if _text(rec.get("sample_type")).lower() == "thumbnail":
         return None
-    sol = _int(rec.get("sol"), "sol")
-    if sol < 0:
-        raise Malformed(f"negative sol {sol}")
+    sol = _check_sol(_int(rec.get("sol"), "sol"), max_sol)
     camera = rec.get("camera")
     instrument = _text(camera.get("instrument")) if isinstance(camera, dict) else ""
     files = rec.get("image_files")
     files = files if isinstance(files, dict) else {}
-    small, medium, large, full = (_url(files.get(k)) for k in ("small", "medium", "large", "full_res"))
+    small, medium, large, full = (safe_url(files.get(k), hosts, https_only=False) for k in ("small", "medium", "large", "full_res"))
     large = large or medium or full or small
     if not large:
         raise Malformed("no image file URL")
@@ -139,9 +195,9 @@ def m2020_image(rec: dict[str, Any], mission: str = "mars2020") -> RoverImage | 
         title=_text(rec.get("title")) or f"Sol {sol}: {instrument or 'unknown camera'}",
         caption=first_paragraph(rec.get("caption") if isinstance(rec.get("caption"), str) else ""),
         credit=_text(rec.get("credit")) or "NASA/JPL-Caltech",
-        taken_utc=utc(rec.get("date_taken_utc")),
+        taken_utc=_date(rec, "date_taken_utc"),
         lmst=_lmst(rec.get("date_taken_mars")),
-        received_utc=utc(rec.get("date_received")),
+        received_utc=_date(rec, "date_received"),
         sequence=sequence,
         version=_version(image_id, large),
         tiles=1,
@@ -149,12 +205,20 @@ def m2020_image(rec: dict[str, Any], mission: str = "mars2020") -> RoverImage | 
         medium=medium or large,
         large=large,
         full_res=full or large,
-        link=_url(rec.get("link")),
+        link=safe_url(rec.get("link"), LINK_HOSTS),
         mission=mission,
     )
 
 
-def msl_image(rec: dict[str, Any]) -> RoverImage | None:
+def _check_sol(sol: int, max_sol: int | None) -> int:
+    if sol < 0:
+        raise Malformed(f"negative sol {sol}")
+    if max_sol is not None and sol > max_sol:
+        raise Malformed(f"sol {sol} is after the rover's current sol {max_sol}")
+    return sol
+
+
+def msl_image(rec: dict[str, Any], *, hosts: Iterable[str] = IMAGE_HOSTS, max_sol: int | None = None) -> RoverImage | None:
     """One Curiosity `raw_image_items` record (a different schema), or None for a thumbnail."""
     image_id = _text(rec.get("imageid"))
     if not image_id:
@@ -162,8 +226,8 @@ def msl_image(rec: dict[str, Any]) -> RoverImage | None:
     ext = rec.get("extended") if isinstance(rec.get("extended"), dict) else {}
     if rec.get("is_thumbnail") is True or _text(ext.get("sample_type")).lower() == "thumbnail":
         return None
-    sol = _int(rec.get("sol"), "sol")
-    url = _url(rec.get("https_url")) or _url(rec.get("url"))
+    sol = _check_sol(_int(rec.get("sol"), "sol"), max_sol)
+    url = safe_url(rec.get("https_url"), hosts, https_only=False) or safe_url(rec.get("url"), hosts, https_only=False)
     if not url:
         raise Malformed("no image URL")
     instrument = _text(rec.get("instrument")) or "UNKNOWN"
@@ -172,19 +236,19 @@ def msl_image(rec: dict[str, Any]) -> RoverImage | None:
         title=_text(rec.get("title")) or f"Sol {sol}: {instrument}",
         caption=first_paragraph(_text(rec.get("description"))),
         credit=_text(rec.get("image_credit")) or "NASA/JPL-Caltech",
-        taken_utc=utc(rec.get("date_taken")), lmst=_lmst(ext.get("lmst")),
-        received_utc=utc(rec.get("date_received")) or utc(rec.get("created_at")),
+        taken_utc=_date(rec, "date_taken"), lmst=_lmst(ext.get("lmst")),
+        received_utc=_date(rec, "date_received") or _date(rec, "created_at"),
         sequence="", small=url, medium=url, large=url, full_res=url,
-        link=_url(rec.get("link")), mission="msl",
+        link=safe_url(rec.get("link"), LINK_HOSTS), mission="msl",
     )
 
 
-def marsphotos_image(rec: dict[str, Any]) -> RoverImage:
+def marsphotos_image(rec: dict[str, Any], *, hosts: Iterable[str] = IMAGE_HOSTS, max_sol: int | None = None) -> RoverImage:
     """One photo from the retired api.nasa.gov mars-photos API (old recordings, third-party clones)."""
-    url = _url(rec.get("img_src"))
+    url = safe_url(rec.get("img_src"), (*hosts, "mars.jpl.nasa.gov"), https_only=False)
     if not url:
         raise Malformed("no img_src")
-    sol = _int(rec.get("sol"), "sol")
+    sol = _check_sol(_int(rec.get("sol"), "sol"), max_sol)
     camera = rec.get("camera") if isinstance(rec.get("camera"), dict) else {}
     instrument = _text(camera.get("name")) or "UNKNOWN"
     stem = url.rsplit("/", 1)[-1].rsplit(".", 1)[0]
@@ -245,25 +309,30 @@ def _with_tiles(img: RoverImage, n: int) -> RoverImage:
     return img._replace(tiles=n)
 
 
-def page(payload: Any, *, expect_sol: int | None = None, page_size: int | None = None) -> FeedPage:
+def page(payload: Any, *, expect_sol: int | None = None, page_size: int | None = None,
+         hosts: Iterable[str] = IMAGE_HOSTS, max_sol: int | None = None) -> FeedPage:
     """A decoded feed answer -> FeedPage. Raises Malformed only when the page as a whole is unusable.
 
     expect_sol: NASA answers a sol with no images with some *other* sol's images; those are dropped
     so they are never passed off as the requested sol.
     """
     records, reader, shape = _records(payload)
+    hosts = tuple(hosts)
     images: list[RoverImage] = []
-    skipped = 0
+    skipped = malformed = 0
+    first_problem = ""
     for i, rec in enumerate(records):
-        if not isinstance(rec, dict):
-            skipped += 1
-            log.warning("skipped record %d: not an object", i)
-            continue
         try:
-            img = reader(rec)
-        except (Malformed, TypeError, ValueError, AttributeError) as e:
+            if not isinstance(rec, dict):
+                raise Malformed("not an object")
+            img = reader(rec, hosts=hosts, max_sol=max_sol)
+        except Exception as e:  # one record never sinks the page, whatever is wrong with it
             skipped += 1
-            log.warning("skipped record %s: %s", rec.get("imageid", i), e)
+            malformed += 1
+            why = str(e) if isinstance(e, Malformed) else f"{type(e).__name__}: {e}"
+            first_problem = first_problem or why[:200]
+            ident = rec.get("imageid", i) if isinstance(rec, dict) else i
+            log.warning("skipped record %s: %s", clean(str(ident))[:80], why[:200])
             continue
         if img is None or (expect_sol is not None and img.sol != expect_sol):
             skipped += 1
@@ -281,7 +350,8 @@ def page(payload: Any, *, expect_sol: int | None = None, page_size: int | None =
         total = _int(total, "total") if total is not None else None
     except Malformed:
         total = None
-    return FeedPage(merged, total_results=total, end=end, skipped=skipped, raw_count=len(records))
+    return FeedPage(merged, total_results=total, end=end, skipped=skipped, raw_count=len(records), malformed=malformed,
+                    first_problem=first_problem)
 
 
 def latest_sol(payload: Any) -> int:

@@ -7,13 +7,14 @@ there and reports nothing as new, so a fresh start never floods a channel with o
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Sequence
 
-from . import crashpoints, parse
-from .models import RoverImage
+from . import crashpoints, marstime, parse
+from .models import FeedPage, RoverImage
 from .nasa import PAGE_SIZE_MAX, NasaClient, NasaError
 from .store import Store
 
@@ -22,7 +23,14 @@ log = logging.getLogger("roverbot.poll")
 SOURCE = "images"
 BASELINE_KEY = "images.baseline_at"
 WATERMARK_KEY = "images.received_watermark"
-MAX_PAGES = 20  # a cycle after long downtime reads at most 2,000 records; the next cycle goes on
+BACKLOG_KEY = "images.backlog"
+MAX_PAGES = 20  # a cycle reads at most 2,000 records; a longer backlog goes on in the next cycles
+# Re-read this many records before where a backlog stopped: records received in the same second
+# can trade places, and reading a few twice costs nothing (known exposures are not written again).
+BACKLOG_OVERLAP = 20
+# When most of a page's records cannot be read, NASA changed its schema: that is a failing source.
+DRIFT_SHARE = 0.5
+DRIFT_MIN_RECORDS = 5
 
 
 @dataclass
@@ -32,77 +40,151 @@ class PollResult:
     pages: int = 0
     seen: int = 0
     skipped: int = 0
+    malformed: int = 0
     error: str | None = None
     poll_id: int = 0
+    backlog: bool = False  # the cycle stopped at its page limit; the next one goes on from there
+
+
+@dataclass
+class _Backlog:
+    """Where a cycle cut short stopped: `offset` records below the record received at `top`.
+
+    The feed is newest-received first and new records only arrive at the top, so next time the
+    same place is `offset` + (records received after `top`) from the top.
+    """
+
+    upper: datetime  # the newest record seen when the backlog began: the watermark once it is read
+    top: datetime
+    offset: int
+
+    def dump(self) -> str:
+        return json.dumps({"upper": self.upper.isoformat(), "top": self.top.isoformat(), "offset": self.offset})
+
+    @staticmethod
+    def load(text: str | None) -> "_Backlog | None":
+        if not text:
+            return None
+        try:
+            d = json.loads(text)
+            return _Backlog(datetime.fromisoformat(d["upper"]), datetime.fromisoformat(d["top"]), int(d["offset"]))
+        except (ValueError, KeyError, TypeError):
+            log.warning("unreadable backlog marker %r ignored; reading from the top", text[:80])
+            return None
 
 
 class ImagePoller:
-    def __init__(self, nasa: NasaClient, store: Store, *, clock: Callable[[], datetime]):
+    def __init__(self, nasa: NasaClient, store: Store, *, clock: Callable[[], datetime],
+                 hosts: Sequence[str] = parse.IMAGE_HOSTS, max_pages: int = MAX_PAGES,
+                 mission: marstime.Mission = marstime.PERSEVERANCE):
         self.nasa = nasa
         self.store = store
         self.clock = clock
-        self.running: int | None = None  # the poll in progress: its finds are not complete yet
+        self.hosts = tuple(hosts)
+        self.max_pages = max_pages
+        self.mission = mission
 
     async def poll(self) -> PollResult:
-        try:
-            return await self._poll()
-        finally:
-            self.running = None
-
-    async def _poll(self) -> PollResult:
         now = self.clock().timestamp()
         baseline = self.store.get(BASELINE_KEY) is None
-        # Everything received up to the watermark was read completely by an earlier cycle. It only
-        # moves after a cycle that finished, so a cycle cut short is read again from the top.
-        mark = self.store.get(WATERMARK_KEY)
-        watermark = datetime.fromisoformat(mark) if mark else None
         poll_id = self.store.start_poll(SOURCE, now)
         if baseline:
             self.store.mark_dispatched(poll_id, now)  # a baseline never posts, even if killed midway
-        self.running = poll_id
-        result = PollResult(baseline=baseline)
-        newest = watermark
+        result = PollResult(baseline=baseline, poll_id=poll_id)
         try:
-            for page in range(1 if baseline else MAX_PAGES):
-                payload = await self.nasa.raw_images(page=page, num=PAGE_SIZE_MAX, order="date_received desc")
-                payload, reached = self._newer_than(payload, watermark)
-                got = parse.page(payload, page_size=None if reached else PAGE_SIZE_MAX)
-                result.pages += 1
-                result.seen += len(got.images)
-                result.skipped += got.skipped
-                known = self.store.versions((img.exposure_id for img in got.images), polled_only=True)
-                # Only unknown exposures and newer versions are written: an idle cycle writes nothing.
-                fresh = [img for img in got.images if known.get(img.exposure_id, 0) < img.version]
-                # A baseline's pictures were there before the bot: "seen" at the epoch, so no digest counts them as new.
-                self.store.record(fresh, poll_id, seen_at=0.0 if baseline else now)
-                crashpoints.reached("poll:stored")
-                received = [img.received_utc for img in got.images if img.received_utc]
-                if received and (newest is None or max(received) > newest):
-                    newest = max(received)
-                if got.end or reached or (watermark is None and known):
-                    break
-            else:
-                if not baseline:
-                    log.warning("image poll read %d pages without reaching the last one it knew; older gaps are skipped", MAX_PAGES)
+            await self._read(result, baseline, now)
         except (NasaError, parse.Malformed) as e:
             result.error = str(e)
             log.warning("image poll failed after %d page(s): %s", result.pages, e)
-        if result.error is None and newest is not None:
-            self.store.put(WATERMARK_KEY, newest.isoformat())
+        except Exception as e:  # whatever it was, the cycle ends as failed: backoff and status see it
+            result.error = f"{type(e).__name__}: {e}"
+            log.error("image poll failed after %d page(s): %s", result.pages, result.error, exc_info=True)
         # What was stored before a failure stays and is reported below, and the next cycle reads
         # down to the old watermark again: nothing fetched is lost, nothing is reported twice.
         new = self.store.first_seen_by(poll_id)
         if baseline and result.error is None:
             self.store.put(BASELINE_KEY, str(now))
             log.info("image baseline recorded: %d pictures already in the feed, none posted", len(new))
-        if baseline:
-            new = []
-        result.poll_id = poll_id
-        result.new = new
-        self.store.finish_poll(poll_id, len(new), result.error, self.clock().timestamp())
-        log.info("image poll: %d page(s), %d record(s), %d new%s", result.pages, result.seen, len(new),
+        result.new = [] if baseline else new
+        self.store.finish_poll(poll_id, len(result.new), result.error, self.clock().timestamp())
+        log.info("image poll: %d page(s), %d record(s), %d new%s%s", result.pages, result.seen, len(result.new),
+                 " (backlog continues next cycle)" if result.backlog else "",
                  f", error: {result.error}" if result.error else "")
         return result
+
+    async def _read(self, result: PollResult, baseline: bool, now: float) -> None:
+        # Everything received up to the watermark was read completely by an earlier cycle. It only
+        # moves after a cycle that read down to it, so a cycle cut short is never a gap.
+        mark = self.store.get(WATERMARK_KEY)
+        watermark = datetime.fromisoformat(mark) if mark else None
+        backlog = _Backlog.load(self.store.get(BACKLOG_KEY))
+        max_sol = marstime.sol_at(self.clock(), self.mission) + 1  # +1: the feed's sol can lead our clock by hours
+        budget = 1 if baseline else self.max_pages
+        newest: datetime | None = None
+        above_top = 0  # records received after the backlog's top: how far its place moved down
+        page = 0
+        stop_at = backlog.top if backlog else watermark
+        resumed = False
+        while budget > 0:
+            payload = await self.nasa.raw_images(page=page, num=PAGE_SIZE_MAX, order="date_received desc")
+            budget -= 1
+            cut, reached = self._newer_than(payload, stop_at)
+            got = parse.page(cut, page_size=None if reached else PAGE_SIZE_MAX, hosts=self.hosts, max_sol=max_sol)
+            self._drift(got)
+            result.pages += 1
+            result.seen += len(got.images)
+            result.skipped += got.skipped
+            result.malformed += got.malformed
+            known = self.store.versions((img.exposure_id for img in got.images), polled_only=True)
+            # Only unknown exposures and newer versions are written: an idle cycle writes nothing.
+            fresh = [img for img in got.images if known.get(img.exposure_id, 0) < img.version]
+            # A baseline's pictures were there before the bot: "seen" at the epoch, so no digest counts them as new.
+            self.store.record(fresh, poll_id=result.poll_id, seen_at=0.0 if baseline else now)
+            crashpoints.reached("poll:stored")
+            received = [img.received_utc for img in got.images if img.received_utc]
+            if received and (newest is None or max(received) > newest):
+                newest = max(received)
+            if backlog and not resumed:
+                above_top += _count(cut)
+            if got.end or (watermark is None and known and not backlog):
+                break
+            if reached:
+                if backlog and not resumed:
+                    # Caught up with the top of the backlog: jump to where it stopped, and read on
+                    # down to the watermark.
+                    resumed = True
+                    page = max(0, backlog.offset + above_top - BACKLOG_OVERLAP) // PAGE_SIZE_MAX
+                    stop_at = watermark
+                    continue
+                break
+            page += 1
+        else:
+            if not baseline:
+                top = newest or (backlog.top if backlog else None)
+                if top is not None:
+                    # Stopped at the page limit: `page` pages from this cycle's top were read. Next
+                    # time, on from there (if it never reached an older backlog's place, it reads
+                    # through it again: known pictures cost a request, never a loss).
+                    upper = max(top, backlog.upper) if backlog else top
+                    offset = page * PAGE_SIZE_MAX
+                    self.store.put(BACKLOG_KEY, _Backlog(upper, top, offset).dump())
+                    result.backlog = True
+                    log.warning("image poll read %d pages without reaching what it knew; the next cycle goes on "
+                                "from record %d", result.pages, offset)
+                    return
+        # Read completely down to the watermark (or the feed's end): everything up to the newest is known.
+        final = max(x for x in (newest, backlog.upper if backlog else None, watermark) if x is not None) \
+            if (newest or backlog or watermark) else None
+        if final is not None:
+            self.store.put(WATERMARK_KEY, final.isoformat())
+        if backlog:
+            self.store.delete(BACKLOG_KEY)
+
+    def _drift(self, got: FeedPage) -> None:
+        """Most records unreadable: NASA renamed something. Fail loudly rather than say 'no images'."""
+        if got.raw_count >= DRIFT_MIN_RECORDS and got.malformed > DRIFT_SHARE * got.raw_count:
+            raise parse.Malformed(f"{got.malformed} of {got.raw_count} records could not be read (NASA may have"
+                                  f" changed the feed's format): {got.first_problem}")
 
     @staticmethod
     def _newer_than(payload: object, watermark: datetime | None) -> tuple[object, bool]:
@@ -119,3 +201,8 @@ class ImagePoller:
             if received is not None and received < watermark:
                 return {**payload, "images": records[:i]}, True
         return payload, False
+
+
+def _count(payload: object) -> int:
+    records = payload.get("images") if isinstance(payload, dict) else None
+    return len(records) if isinstance(records, list) else 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import AsyncIterator, Callable
 
 import httpx
@@ -59,11 +60,33 @@ def make_digest_maker(svc: "Services") -> DigestMaker:
                        max_image_bytes=svc.config.max_image_bytes, clock=svc.clock)
 
 
+COMMAND_BUDGET_SECONDS = 18.0  # NASA's part of a slash command's answer; the user hears back within 20 s
+
+
+def picture_hosts(config: Config) -> tuple[str, ...]:
+    """Where a picture in a post may point: NASA's own hosts and those the operator added."""
+    from . import parse
+
+    return tuple(dict.fromkeys((*parse.IMAGE_HOSTS, *config.image_hosts)))
+
+
+def allowed_hosts(config: Config) -> tuple[str, ...]:
+    """Every host roverbot may talk to over HTTP, redirects included: NASA's feed, the picture hosts,
+    the news feeds."""
+    from urllib.parse import urlsplit
+
+    hosts = [urlsplit(config.nasa_base_url).netloc.lower(), *config.image_hosts]
+    hosts += [urlsplit(f).netloc.lower() for f in config.news_feeds]
+    return tuple(dict.fromkeys(hosts))
+
+
 @contextlib.asynccontextmanager
-async def build(config: Config, clock: Callable[[], datetime] = system_clock) -> AsyncIterator[Services]:
+async def build(config: Config, clock: Callable[[], datetime] = system_clock, *,
+                database: Path | str | None = None) -> AsyncIterator[Services]:
+    """database: another place than config.database (":memory:" for commands that must not create one)."""
     catalogue = cameras.default()
-    store = Store.open(config.database, catalogue)
-    http = make_http_client(config.user_agent, config.timeout_seconds)
+    store = Store.open(database or config.database, catalogue)
+    http = make_http_client(config.user_agent, config.timeout_seconds, allowed_hosts(config))
     try:
         nasa = NasaClient(http, config.nasa_base_url, retries=config.retries)
         yield Services(
@@ -73,8 +96,10 @@ async def build(config: Config, clock: Callable[[], datetime] = system_clock) ->
             store=store,
             http=http,
             nasa=nasa,
-            gallery=Gallery(nasa, store, catalogue, clock=clock),
-            poller=ImagePoller(nasa, store, clock=clock),
+            # A slash command answers within Discord's patience; background polls may wait longer.
+            gallery=Gallery(nasa.with_budget(COMMAND_BUDGET_SECONDS), store, catalogue, clock=clock,
+                            hosts=picture_hosts(config), budget_seconds=COMMAND_BUDGET_SECONDS),
+            poller=ImagePoller(nasa, store, clock=clock, hosts=picture_hosts(config)),
             news=NewsReader(http, config.news_feeds),
         )
     finally:

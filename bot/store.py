@@ -15,7 +15,7 @@ import hashlib
 import json
 import sqlite3
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -136,12 +136,38 @@ MIGRATIONS: list[str] = [
     ALTER TABLE outbox ADD COLUMN grp TEXT;
     CREATE INDEX outbox_by_group ON outbox (channel_id, grp, status);
     """,
+    # 4: exactly once past Discord's nonce window. A row is claimed ('sending') before it is sent;
+    # from its first claim on it may be on Discord, so it is never changed again, and a re-send
+    # long after first_attempt_at looks in the channel before sending.
+    """
+    ALTER TABLE outbox ADD COLUMN first_attempt_at REAL;
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN claimed_at REAL;
+    CREATE INDEX outbox_by_sent_at ON outbox (status, sent_at);
+    CREATE INDEX polls_by_dispatch ON polls (source, dispatched_at, finished_at);
+    CREATE INDEX images_by_received ON images (received_utc);
+    """,
 ]
+
+_ENTRY_COLUMNS = "id, key, guild_id, channel_id, kind, payload, nonce, status, attempts, message_id, first_attempt_at"
+# Posts that may still go out: their files must be kept.
+UNSENT = ("pending", "held", "sending")
 
 _IMAGE_COLUMNS = (
     "exposure_id, image_id, mission, sol, instrument, family, sequence, version, tiles, taken_utc, lmst,"
     " received_utc, title, caption, credit, small, medium, large, full_res, link"
 )
+
+
+def _why(e: BaseException) -> str:
+    text = str(e) or type(e).__name__
+    if "readonly" in text or "read-only" in text or isinstance(e, PermissionError):
+        return f"cannot write there ({text})"
+    if "not a database" in text or "malformed" in text:
+        return f"the file is not a roverbot database or is damaged ({text})"
+    if "disk is full" in text or "No space" in text:
+        return f"the disk is full ({text})"
+    return text
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -152,6 +178,10 @@ def _dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+class StorageError(Exception):
+    """The database cannot be opened or used; the message names the file and why."""
+
+
 class Store:
     def __init__(self, conn: sqlite3.Connection, catalogue: Catalogue):
         self.conn = conn
@@ -159,16 +189,31 @@ class Store:
 
     @classmethod
     def open(cls, path: Path | str, catalogue: Catalogue) -> "Store":
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")  # readers never wait for the poller's writes
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=5000")
-        store = cls(conn, catalogue)
-        store.migrate()
-        return store
+        try:
+            if str(path) != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                if Path(path).is_dir():
+                    raise StorageError(f"{path} is a folder, not a database file")
+            conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=5000")
+            # Pages freed by retention go back to the file system, a little at a time (prune()).
+            # The mode can only change before the first table exists, or with a VACUUM after.
+            if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+                conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                conn.execute("VACUUM")
+            conn.execute("PRAGMA journal_mode=WAL")  # readers never wait for the poller's writes
+            # FULL: a commit is on the disk before it returns, so a delivery recorded as sent is
+            # still recorded after a power loss (NORMAL under WAL may roll back the last commits,
+            # and the re-send would come after Discord forgot the nonce).
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            store = cls(conn, catalogue)
+            store.migrate()
+            return store
+        except StorageError:
+            raise
+        except (sqlite3.Error, OSError) as e:
+            raise StorageError(f"{path}: {_why(e)}") from None
 
     def close(self) -> None:
         self.conn.close()
@@ -315,9 +360,18 @@ class Store:
         ).fetchone()
 
     def undispatched_polls(self, source: str) -> list[int]:
-        """Polls whose posts were not queued yet, finished or not (a killed poll's finds still count)."""
-        rows = self.conn.execute("SELECT id FROM polls WHERE source = ? AND dispatched_at IS NULL ORDER BY id", (source,))
+        """Finished polls whose posts were not queued yet. A poll still running is never among
+        them (its finds are not complete); a killed one is finished by interrupted_polls()."""
+        rows = self.conn.execute("SELECT id FROM polls WHERE source = ? AND dispatched_at IS NULL AND finished_at IS NOT NULL"
+                                 " ORDER BY id", (source,))
         return [r[0] for r in rows]
+
+    def interrupted_polls(self, at: float) -> int:
+        """At start (the database lock held): polls a stopped or killed process left running are
+        finished as interrupted, so what they stored is dispatched and status sees them."""
+        cur = self.conn.execute("UPDATE polls SET finished_at = ?, new_count = 0, error = 'interrupted: the bot stopped"
+                                " during this cycle' WHERE finished_at IS NULL", (at,))
+        return cur.rowcount
 
     def mark_dispatched(self, poll_id: int, at: float) -> None:
         self.conn.execute("UPDATE polls SET dispatched_at = ? WHERE id = ?", (at, poll_id))
@@ -353,14 +407,18 @@ class Store:
         q = f"SELECT key FROM news WHERE key IN ({','.join('?' * len(ks))})"
         return {r[0] for r in self.conn.execute(q, ks)}
 
-    def record_news(self, items: Sequence[NewsItem], poll_id: int, at: float) -> None:
-        """Insert unseen items; an edited item (same key) updates its text but stays the same item."""
+    def record_news(self, items: Sequence[NewsItem], poll_id: int, at: float, *, seen_at: float | None = None) -> None:
+        """Insert unseen items; an edited item (same key) updates its text but stays the same item.
+
+        seen_at=0 for a baseline: those articles were there before the bot, so no digest lists them.
+        """
         with self.transaction():
             self.conn.executemany(
                 """INSERT INTO news VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (key) DO UPDATE SET title = excluded.title, summary = excluded.summary,
                     image = CASE WHEN excluded.image != '' THEN excluded.image ELSE news.image END""",
-                [(n.key, n.feed, n.title, n.link, n.summary, n.image, _iso(n.published), at, poll_id) for n in items],
+                [(n.key, n.feed, n.title, n.link, n.summary, n.image, _iso(n.published), at if seen_at is None else seen_at, poll_id)
+                 for n in items],
             )
 
     def news_first_seen_by(self, poll_id: int) -> list[NewsItem]:
@@ -462,24 +520,25 @@ class Store:
         )
         return cur.lastrowid if cur.rowcount else None
 
-    def open_group(self, channel_id: int, group: str, in_flight: Iterable[int] = ()) -> tuple[int, dict, float] | None:
+    def open_group(self, channel_id: int, group: str) -> tuple[int, dict, float] | None:
         """An unsent post of this group that may still change: (id, payload, created_at).
 
-        Pending or held, and not being sent right now (the courier's in-flight ids are excluded),
-        so changing it never races a send.
+        Only a post never claimed for sending: once a send was attempted it may be on Discord,
+        and changing it would lose pictures (inside the nonce window Discord returns the old
+        message) or double them (after it).
         """
-        busy = list(in_flight)
-        q = ("SELECT id, payload, created_at FROM outbox WHERE channel_id = ? AND grp = ? AND status IN ('pending', 'held')"
-             + (f" AND id NOT IN ({','.join('?' * len(busy))})" if busy else "") + " ORDER BY id DESC LIMIT 1")
-        row = self.conn.execute(q, (channel_id, group, *busy)).fetchone()
+        row = self.conn.execute(
+            "SELECT id, payload, created_at FROM outbox WHERE channel_id = ? AND grp = ? AND status IN ('pending', 'held')"
+            " AND first_attempt_at IS NULL ORDER BY id DESC LIMIT 1", (channel_id, group)).fetchone()
         return (row[0], json.loads(row[1]), row[2]) if row else None
 
-    def update_payload(self, entry_id: int, payload: dict, not_before: float | None = None) -> None:
-        if not_before is None:
-            self.conn.execute("UPDATE outbox SET payload = ? WHERE id = ?", (json.dumps(payload), entry_id))
-        else:
-            self.conn.execute("UPDATE outbox SET payload = ?, next_try_at = ? WHERE id = ?",
-                              (json.dumps(payload), not_before, entry_id))
+    def update_payload(self, entry_id: int, payload: dict, not_before: float | None = None) -> bool:
+        """Change a post that was never claimed for sending; False if it was claimed meanwhile."""
+        cur = self.conn.execute(
+            "UPDATE outbox SET payload = ?, next_try_at = COALESCE(?, next_try_at) WHERE id = ?"
+            " AND status IN ('pending', 'held') AND first_attempt_at IS NULL",
+            (json.dumps(payload), not_before, entry_id))
+        return cur.rowcount == 1
 
     def images_by_exposure(self, exposure_ids: Sequence[str]) -> list[RoverImage]:
         out: list[RoverImage] = []
@@ -493,7 +552,7 @@ class Store:
     def due(self, at: float, limit: int = 100) -> list[OutboxEntry]:
         """Pending posts whose time has come, oldest first, skipping channels that are paused."""
         rows = self.conn.execute(
-            """SELECT id, key, guild_id, channel_id, kind, payload, nonce, status, attempts, message_id FROM outbox
+            f"""SELECT {_ENTRY_COLUMNS} FROM outbox
             WHERE status = 'pending' AND next_try_at <= ?
               AND channel_id NOT IN (SELECT channel_id FROM subscriptions WHERE paused_at IS NOT NULL)
             ORDER BY id LIMIT ?""",
@@ -502,7 +561,7 @@ class Store:
         return [self._entry(r) for r in rows]
 
     def entries(self, *, channel_id: int | None = None, status: str | None = None, kind: str | None = None) -> list[OutboxEntry]:
-        q = "SELECT id, key, guild_id, channel_id, kind, payload, nonce, status, attempts, message_id FROM outbox WHERE 1=1"
+        q = f"SELECT {_ENTRY_COLUMNS} FROM outbox WHERE 1=1"
         args: list = []
         for col, val in (("channel_id", channel_id), ("status", status), ("kind", kind)):
             if val is not None:
@@ -511,10 +570,31 @@ class Store:
         return [self._entry(r) for r in self.conn.execute(q + " ORDER BY id", args)]
 
     def entry(self, entry_id: int) -> OutboxEntry | None:
-        row = self.conn.execute(
-            "SELECT id, key, guild_id, channel_id, kind, payload, nonce, status, attempts, message_id FROM outbox WHERE id = ?",
-            (entry_id,)).fetchone()
+        row = self.conn.execute(f"SELECT {_ENTRY_COLUMNS} FROM outbox WHERE id = ?", (entry_id,)).fetchone()
         return self._entry(row) if row else None
+
+    def claim(self, entry_id: int, owner: str, at: float) -> OutboxEntry | None:
+        """Take a due post for sending, atomically: two couriers can never both have it. None if
+        it is not pending any more, or its channel was paused since the batch was read."""
+        cur = self.conn.execute(
+            """UPDATE outbox SET status = 'sending', claimed_by = ?, claimed_at = ?, attempts = attempts + 1,
+                first_attempt_at = COALESCE(first_attempt_at, ?)
+            WHERE id = ? AND status = 'pending'
+              AND channel_id NOT IN (SELECT channel_id FROM subscriptions WHERE paused_at IS NOT NULL)""",
+            (owner, at, at, entry_id))
+        return self.entry(entry_id) if cur.rowcount == 1 else None
+
+    def unclaim(self, entry_id: int) -> None:
+        """A claimed post that was certainly not posted (refused, or its channel paused) waits again."""
+        self.conn.execute("UPDATE outbox SET status = 'pending', claimed_by = NULL WHERE id = ? AND status = 'sending'",
+                          (entry_id,))
+
+    def abandoned_claims(self, owner: str | None = None) -> int:
+        """Claims of a process that died (or of `owner`, stopping): they may be on Discord, so they
+        go back to pending with their first attempt kept, and the courier checks before re-sending."""
+        q = "UPDATE outbox SET status = 'pending', claimed_by = NULL WHERE status = 'sending'"
+        cur = self.conn.execute(q + (" AND claimed_by = ?" if owner else ""), (owner,) if owner else ())
+        return cur.rowcount
 
     def held_without_digest(self) -> list[tuple[int, int]]:
         """(entry id, channel id) of held posts in channels that have no digest to carry them."""
@@ -526,11 +606,14 @@ class Store:
         self.conn.execute("UPDATE outbox SET status = 'sent', message_id = ?, sent_at = ?, error = NULL WHERE id = ?",
                           (message_id, at, entry_id))
 
+    def update_status(self, entry_id: int, old: str, new: str) -> bool:
+        return self.conn.execute("UPDATE outbox SET status = ? WHERE id = ? AND status = ?", (new, entry_id, old)).rowcount == 1
+
     def mark(self, entry_id: int, status: str, error: str | None = None) -> None:
         self.conn.execute("UPDATE outbox SET status = ?, error = ? WHERE id = ?", (status, error, entry_id))
 
     def retry_later(self, entry_id: int, at: float, error: str) -> None:
-        self.conn.execute("UPDATE outbox SET attempts = attempts + 1, next_try_at = ?, error = ? WHERE id = ?",
+        self.conn.execute("UPDATE outbox SET status = 'pending', claimed_by = NULL, next_try_at = ?, error = ? WHERE id = ?",
                           (at, error, entry_id))
 
     def sent_since(self, channel_id: int, since: float, kinds: Sequence[str] = ("images", "news")) -> int:
@@ -544,7 +627,7 @@ class Store:
     @staticmethod
     def _entry(r: tuple) -> OutboxEntry:
         return OutboxEntry(id=r[0], key=r[1], guild_id=r[2], channel_id=r[3], kind=r[4], payload=json.loads(r[5]),
-                           nonce=r[6], status=r[7], attempts=r[8], message_id=r[9])
+                           nonce=r[6], status=r[7], attempts=r[8], message_id=r[9], first_attempt_at=r[10])
 
     # ------------------------------------------------------------ digests: one per channel per local day
 
@@ -565,6 +648,44 @@ class Store:
             q = f"UPDATE outbox SET status = 'digested' WHERE id IN ({','.join('?' * len(held_ids))})"
             self.conn.execute(q, list(held_ids))
 
+    # ------------------------------------------------------------ retention: the file stays small
+
+    def prune(self, now: float, *, sent_days: float, poll_days: float, image_days: float) -> dict[str, int]:
+        """Forget what no post, digest, command or exactly-once rule still needs; returns rows removed.
+
+        - finished posts (sent, digested, cancelled, failed) after sent_days: their keys only guard
+          against re-queueing, and a poll or news item is dispatched once, so old keys are dead;
+        - files (blobs) no unsent post refers to: a digest picture is needed until it is sent;
+        - finished, dispatched polls after poll_days (the newest 50 per source stay for status);
+        - pictures received more than image_days ago, with the record that their sol was fetched,
+          so a later /sol reads NASA again instead of showing half a sol.
+        """
+        removed: dict[str, int] = {}
+        with self.transaction():
+            removed["outbox"] = self.conn.execute(
+                "DELETE FROM outbox WHERE status IN ('sent', 'digested', 'cancelled', 'failed')"
+                " AND COALESCE(sent_at, created_at) < ?", (now - sent_days * 86400,)).rowcount
+            removed["blobs"] = self.conn.execute(
+                f"""DELETE FROM blobs WHERE hash NOT IN (
+                    SELECT json_extract(f.value, '$[1]') FROM outbox, json_each(outbox.payload, '$.files') AS f
+                    WHERE outbox.status IN ({','.join('?' * len(UNSENT))}))""", UNSENT).rowcount
+            removed["polls"] = self.conn.execute(
+                """DELETE FROM polls WHERE finished_at IS NOT NULL AND dispatched_at IS NOT NULL AND finished_at < ?
+                AND id NOT IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY source ORDER BY id DESC) AS n
+                                               FROM polls) WHERE n <= 50)""", (now - poll_days * 86400,)).rowcount
+            cutoff = datetime.fromtimestamp(now - image_days * 86400, tz=timezone.utc).isoformat()
+            old = "received_utc IS NOT NULL AND received_utc < ? AND COALESCE(seen_at, 0) < ?"
+            self.conn.execute(f"DELETE FROM sol_fetches WHERE (mission, sol) IN (SELECT mission, sol FROM images WHERE {old})",
+                              (cutoff, now - image_days * 86400))
+            removed["images"] = self.conn.execute(f"DELETE FROM images WHERE {old}", (cutoff, now - image_days * 86400)).rowcount
+        self.conn.execute("PRAGMA incremental_vacuum")  # hand the freed pages back: the file shrinks
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return removed
+
+    def size_bytes(self) -> int:
+        pages, size = (self.conn.execute(f"PRAGMA {p}").fetchone()[0] for p in ("page_count", "page_size"))
+        return pages * size
+
     def get(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
@@ -573,6 +694,9 @@ class Store:
         self.conn.execute(
             "INSERT INTO state VALUES (?, ?) ON CONFLICT DO UPDATE SET value = excluded.value", (key, value)
         )
+
+    def delete(self, key: str) -> None:
+        self.conn.execute("DELETE FROM state WHERE key = ?", (key,))
 
     def transaction(self) -> "_Transaction":
         return _Transaction(self.conn)

@@ -40,7 +40,7 @@ class SubscriptionCog(commands.Cog, name="subscriptions"):
                 return await self.bot.automation.courier.sender.missing_permissions(channel.id)
             except delivery.DeliveryError:
                 return ["View Channel"]
-        return delivery.missing({n: getattr(perms, n) for n in ("view_channel", "send_messages", "embed_links", "attach_files")})
+        return delivery.missing({n: getattr(perms, n) for n in delivery.NEEDED_PERMISSIONS})
 
     @app_commands.command(name="subscribe")
     @app_commands.guild_only()

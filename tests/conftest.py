@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import cameras
+from bot import cameras, parse
 from bot.config import Config
 from bot.gallery import Gallery
 from bot.nasa import NasaClient, make_http_client
@@ -65,12 +65,12 @@ async def nasa(nasa_standin):
 
 @pytest.fixture
 def gallery(nasa, store, catalogue, clock):
-    return Gallery(nasa, store, catalogue, clock=clock)
+    return Gallery(nasa, store, catalogue, clock=clock, hosts=(*parse.IMAGE_HOSTS, "127.0.0.1"))
 
 
 @pytest.fixture
 def poller(nasa, store, clock):
-    return ImagePoller(nasa, store, clock=clock)
+    return ImagePoller(nasa, store, clock=clock, hosts=(*parse.IMAGE_HOSTS, "127.0.0.1"))
 
 
 @pytest.fixture

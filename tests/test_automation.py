@@ -51,7 +51,7 @@ async def test_subscribe_names_the_missing_permission(connected_bot, discord_sta
     await settle()
     await dispatch(connected_bot, subscribe(connected_bot, discord_standin, "digest", channel=quiet))
     reply = discord_standin.calls("POST", "/callback")[-1]["json"]["data"]
-    assert "missing **Embed Links, Attach Files**" in reply["content"] and reply["flags"] & 64
+    assert "missing **Embed Links, Attach Files, Read Message History**" in reply["content"] and reply["flags"] & 64
     assert store.subscriptions() == []
 
 
@@ -237,6 +237,7 @@ async def test_kill_between_send_and_record_does_not_double(connected_bot, disco
     assert len(discord_standin.general.messages) == 1
     monkeypatch.undo()
     restarted = connected_bot.services.automation(automation.courier.sender)
+    restarted.recover()  # what a start does first
     await restarted.delivery_cycle()
     assert len(discord_standin.general.messages) == 1  # the same nonce: Discord returned the first message
     [entry] = store.entries(kind="images")
@@ -257,7 +258,9 @@ async def test_kill_between_poll_and_queue_loses_nothing(connected_bot, discord_
         await automation.images_cycle()
     monkeypatch.undo()
     assert discord_standin.general.messages == []
-    await connected_bot.services.automation(automation.courier.sender).delivery_cycle()
+    restarted = connected_bot.services.automation(automation.courier.sender)
+    restarted.recover()  # what a start does first
+    await restarted.delivery_cycle()
     assert len(discord_standin.general.messages) == 1
 
 
@@ -349,7 +352,7 @@ async def test_subscriptions_list_unsubscribe_and_digest_preview(connected_bot, 
     serve_images(nasa_standin, recs)
     from bot import parse
 
-    store.record(parse.page({"images": recs}).images, store.start_poll("images"), seen_at=clock().timestamp() - 60)
+    store.record(parse.page({"images": recs}, hosts=(*parse.IMAGE_HOSTS, "127.0.0.1")).images, store.start_poll("images"), seen_at=clock().timestamp() - 60)
     store.subscribe(discord_standin.guild_id, ch.id, "digest", digest_time="18:30", timezone="Europe/Berlin",
                     at=clock().timestamp() - 3600)
     store.subscribe(discord_standin.guild_id, ch.id, "images", camera="mastcam", codes=("MCZ_LEFT", "MCZ_RIGHT"),

@@ -49,7 +49,7 @@ def test_best_frames_mix_cameras_and_sequences(catalogue):
     recs = [make_record(10, "NAVCAM_LEFT", n=i, sequence="NCAM00001") for i in range(30)]
     recs += [make_record(10, "MCZ_LEFT", n=100 + i, sequence=f"ZCAM0000{i % 3}") for i in range(9)]
     recs += [make_record(10, "SHERLOC_WATSON", n=200, sequence="SIF00001")]
-    found = parse.page({"images": recs}).images
+    found = parse.page({"images": recs}, hosts=(*parse.IMAGE_HOSTS, "127.0.0.1")).images
     picked = pick_frames(found, catalogue, 12)
     fams = [catalogue.family_of(p.instrument) for p in picked]
     assert fams[:3] == ["mastcam", "watson", "navcam"] and len(picked) == 5  # 3 Mastcam sequences, 1 WATSON, 1 Navcam
@@ -60,7 +60,7 @@ async def test_digest_picture_uses_small_renditions_from_allowed_hosts_only(nasa
             for i in range(14)]
     recs.append(make_record(10, "MCZ_RIGHT", n=99, sequence="EVIL00001", host="http://203.0.113.9"))  # not allowed
     serve_images(nasa_standin, recs)
-    found = parse.page({"images": recs}).images
+    found = parse.page({"images": recs}, hosts=(*parse.IMAGE_HOSTS, "127.0.0.1")).images
     maker = DigestMaker(nasa, catalogue, image_hosts=("127.0.0.1",), max_image_bytes=2_000_000, clock=clock)
     data, used = await maker.picture(found)
     assert data and used == 12
