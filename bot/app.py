@@ -39,6 +39,25 @@ class TokenMissing(StartupError):
     """DISCORD_TOKEN is not set."""
 
 
+class DiscordUnreachable(StartupError):
+    """Discord's API or gateway could not be reached, or did not answer in time."""
+
+
+# How long a start may wait for Discord before saying so: well inside the 30 s an operator (or an
+# orchestrator's health check) waits before assuming the process is stuck.
+STARTUP_SECONDS = 25.0
+STOP_SECONDS = 8.0  # a SIGTERM finishes within 10 s: running cycles are cancelled and recovered next start
+
+
+async def _within(coro, what: str, where: object, seconds: float = STARTUP_SECONDS):
+    try:
+        return await asyncio.wait_for(coro, seconds)
+    except asyncio.TimeoutError:
+        raise DiscordUnreachable(f"{what} at {where} did not answer within {seconds:.0f} s") from None
+    except (aiohttp.ClientConnectionError, OSError) as e:
+        raise DiscordUnreachable(f"could not reach {what} at {where} ({type(e).__name__})") from None
+
+
 def intents() -> discord.Intents:
     """Slash commands need no privileged intents; guilds gives channels, roles and permissions."""
     it = discord.Intents.none()
@@ -214,6 +233,7 @@ class RoverBot(commands.Bot):
     async def close(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+            await schedule.stop_running(self.scheduler, STOP_SECONDS)
         await super().close()
 
     async def on_ready(self) -> None:
@@ -278,19 +298,38 @@ async def run(config: Config, env: Mapping[str, str] = os.environ) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        runner = asyncio.create_task(bot.start(token, reconnect=True), name="discord")
-        stopper = asyncio.create_task(stop.wait(), name="signals")
+        tasks: list[asyncio.Task] = []
         try:
-            done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper = asyncio.create_task(stop.wait(), name="signals")
+            tasks.append(stopper)
+            login = asyncio.create_task(_within(bot.login(token), "Discord's API", discord.http.Route.BASE))
+            await asyncio.wait({login, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if not login.done():
+                login.cancel()
+                log.info("stopped before connecting")
+                return
+            if login.exception() is not None:
+                raise _startup_error(login.exception())  # type: ignore[arg-type]
+            runner = asyncio.create_task(bot.connect(reconnect=True), name="discord")
+            ready = asyncio.create_task(bot.wait_until_ready(), name="ready")
+            tasks += [runner, ready]
+            done, _ = await asyncio.wait({runner, ready, stopper}, timeout=STARTUP_SECONDS,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if not done:
+                gateway = env.get("DISCORD_GATEWAY_URL") or "the gateway Discord announced"
+                raise DiscordUnreachable(f"Discord's gateway ({gateway}) did not answer within {STARTUP_SECONDS:.0f} s")
+            if runner not in done and stopper not in done:
+                done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if stopper in done:
                 log.info("shutting down")
+            elif runner.exception() is not None:
+                raise _startup_error(runner.exception())  # type: ignore[arg-type]
         finally:
-            stopper.cancel()
+            for t in tasks:
+                t.cancel()
             await bot.close()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
-        if runner.done() and not runner.cancelled() and runner.exception():
-            raise _startup_error(runner.exception()) from None  # type: ignore[arg-type]
         log.info("stopped cleanly")
 
 
@@ -298,10 +337,10 @@ async def sync(config: Config, env: Mapping[str, str] = os.environ) -> list[app_
     """Register the slash commands globally, or to the development guild in the config."""
     token = token_from(env)
     apply_endpoints(env)
-    async with services.build(config) as svc:
+    async with services.build(config, database=":memory:") as svc:  # registering commands needs no database
         bot = RoverBot(svc)
         try:
-            await bot.login(token)  # runs setup_hook: the cogs are loaded, no gateway needed
+            await _within(bot.login(token), "Discord's API", discord.http.Route.BASE)  # runs setup_hook: cogs loaded
             if config.dev_guild_id:
                 guild = discord.Object(id=config.dev_guild_id)
                 bot.tree.copy_global_to(guild=guild)
@@ -315,6 +354,10 @@ async def sync(config: Config, env: Mapping[str, str] = os.environ) -> list[app_
 
 def _startup_error(e: BaseException) -> BaseException:
     """discord.py's startup failures, as one line an operator can act on (never with the token)."""
+    if isinstance(e, StartupError):
+        return e
+    if isinstance(e, (discord.GatewayNotFound, discord.ConnectionClosed, aiohttp.ClientConnectionError, OSError)):
+        return DiscordUnreachable(f"could not keep a connection to Discord's gateway ({type(e).__name__}: {e})")
     if isinstance(e, discord.LoginFailure):
         return StartupError("Discord refused the token in DISCORD_TOKEN (401); check it in the Developer Portal")
     if isinstance(e, discord.PrivilegedIntentsRequired):

@@ -49,7 +49,9 @@ class CycleReport:
 class Automation:
     def __init__(self, store: Store, poller: ImagePoller, news: NewsReader, maker: DigestMaker, courier: Courier,
                  gallery: Gallery, catalogue: Catalogue, *, clock: Callable[[], datetime],
-                 poll_interval: float = 600.0, news_interval: float = 1800.0, group_wait: float = 0.0):
+                 poll_interval: float = 600.0, news_interval: float = 1800.0, group_wait: float = 0.0,
+                 retention: tuple[float, float, float] = (7, 14, 30)):
+        self.retention = retention  # days: sent posts, finished polls, stored pictures
         self.poll_interval = poll_interval
         self.group_wait = group_wait  # how long a new group waits for the rest of its sequence
         self.news_interval = news_interval
@@ -286,6 +288,16 @@ class Automation:
                                 images=found, news=news, picture=picture, picture_frames=frames,
                                 quiet_reason="" if found else self.maker.quiet_reason(start, end))
         return compose.digest(content, self.catalogue)
+
+    # ------------------------------------------------------------ retention
+
+    async def retention_cycle(self) -> dict[str, int]:
+        removed = self.store.prune(self.now(), sent_days=self.retention[0], poll_days=self.retention[1],
+                                   image_days=self.retention[2])
+        if any(removed.values()):
+            log.info("retention: removed %s; database now %.1f MB", ", ".join(f"{v} {k}" for k, v in removed.items() if v),
+                     self.store.size_bytes() / 1e6)
+        return removed
 
     # ------------------------------------------------------------ delivery
 

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import compose, config as config_mod, logs, marstime, services
+from .lock import AlreadyRunning, DatabaseLock
 from .models import NasaUnavailable, Post, UserFacingError, shown
+from .store import StorageError
 
 log = logging.getLogger("roverbot.cli")
 
@@ -27,6 +29,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_UNAVAILABLE = 3
+EXIT_BUSY = 4  # another roverbot holds the database
+EXIT_DISCORD_UNREACHABLE = 5
 
 
 class CliError(Exception):
@@ -127,7 +131,8 @@ async def preview(args: argparse.Namespace, config: config_mod.Config) -> int:
     if command.name == "now":
         emit(compose.now(marstime.clock(clock())), args.json, args.out)
         return EXIT_OK
-    async with services.build(config, clock) as svc:
+    # A preview needs no database: it reads NASA into a throwaway in-memory store.
+    async with services.build(config, clock, database=":memory:") as svc:
         if command.name == "sol":
             post = await svc.gallery.sol(command.sol, command.camera, page=args.page - 1)
         else:
@@ -139,10 +144,12 @@ async def preview(args: argparse.Namespace, config: config_mod.Config) -> int:
 async def poll(args: argparse.Namespace, config: config_mod.Config) -> int:
     if not args.once:
         raise CliError("poll runs one cycle and exits: use `roverbot poll --once` (the bot itself polls on a schedule)")
-    async with services.build(config, fixed_clock(parse_instant(args.at))) as svc:
-        result = await svc.poller.poll()
-        groups = compose.groups(result.new, svc.catalogue)
-        posts = [compose.image_group(g, svc.catalogue) for g in groups]
+    # Beside a running bot, a poll would compete for its cycles and its watermark: refuse instead.
+    with DatabaseLock(config.database, "poll --once"):
+        async with services.build(config, fixed_clock(parse_instant(args.at))) as svc:
+            result = await svc.poller.poll()
+            groups = compose.groups(result.new, svc.catalogue)
+            posts = [compose.image_group(g, svc.catalogue) for g in groups]
     if result.error and not result.new:
         raise CliError(f"NASA's raw-image feed could not be read: {result.error}", EXIT_UNAVAILABLE)
     if args.json:
@@ -186,7 +193,7 @@ async def digest(args: argparse.Namespace, config: config_mod.Config) -> int:
     except ValueError:
         raise CliError(f"--date wants YYYY-MM-DD, not {args.date!r}") from None
     tz = config.default_timezone
-    async with services.build(config, fixed_clock(parse_instant(args.at))) as svc:
+    async with services.build(config, fixed_clock(parse_instant(args.at)), database=":memory:") as svc:
         if day is None:
             from zoneinfo import ZoneInfo
 
@@ -203,8 +210,10 @@ async def status(args: argparse.Namespace, config: config_mod.Config) -> int:
     from . import cameras
     from .store import Store
 
-    if args.check and not config.database.exists():
-        raise CliError(f"unhealthy: no database at {config.database} (has the bot started?)", EXIT_FAILED)
+    if not config.database.exists():
+        if args.check:
+            raise CliError(f"unhealthy: no database at {config.database} (has the bot started?)", EXIT_FAILED)
+        raise CliError(f"no database at {config.database} yet: the bot has not run with this configuration", EXIT_FAILED)
     store = Store.open(config.database, cameras.default())
     try:
         report = status_report(store, config)
@@ -262,10 +271,13 @@ def format_status(r: dict) -> str:
 async def run(args: argparse.Namespace, config: config_mod.Config) -> int:
     from . import app  # imported here: the other commands never load discord.py
 
-    try:
-        await app.run(config)
-    except app.StartupError as e:
-        raise CliError(str(e), EXIT_FAILED) from None
+    with DatabaseLock(config.database, "run"):
+        try:
+            await app.run(config)
+        except app.DiscordUnreachable as e:
+            raise CliError(str(e), EXIT_DISCORD_UNREACHABLE) from None
+        except app.StartupError as e:
+            raise CliError(str(e), EXIT_FAILED) from None
     return EXIT_OK
 
 
@@ -274,6 +286,8 @@ async def sync(args: argparse.Namespace, config: config_mod.Config) -> int:
 
     try:
         registered = await app.sync(config)
+    except app.DiscordUnreachable as e:
+        raise CliError(str(e), EXIT_DISCORD_UNREACHABLE) from None
     except app.StartupError as e:
         raise CliError(str(e), EXIT_FAILED) from None
     where = f"to guild {config.dev_guild_id}" if config.dev_guild_id else "globally (may take up to an hour to appear)"
@@ -284,13 +298,24 @@ async def sync(args: argparse.Namespace, config: config_mod.Config) -> int:
 # ------------------------------------------------------------------ entry point
 
 
+def _global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """--config, --log-level and --log-format, given before or after the subcommand. On the
+    subcommands they default to SUPPRESS, so an option given before the subcommand is not reset."""
+    d = (lambda v: v) if defaults else (lambda v: argparse.SUPPRESS)
+    parser.add_argument("--config", type=Path, default=d(None),
+                        help="TOML config file (default: $ROVERBOT_CONFIG, else ./config.toml if present, else built-in defaults)")
+    parser.add_argument("--log-level", default=d(None), choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-format", default=d("text"), choices=["text", "json"])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="roverbot", description="NASA's Mars rovers, in your Discord server.")
-    parser.add_argument("--config", type=Path, default=None,
-                        help="TOML config file (default: $ROVERBOT_CONFIG, else ./config.toml if present, else built-in defaults)")
-    parser.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"])
-    parser.add_argument("--log-format", default="text", choices=["text", "json"])
+    _global_options(parser, defaults=True)
     sub = parser.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, defaults=False)
+    real_add = sub.add_parser
+    sub.add_parser = lambda *a, **k: real_add(*a, parents=[common], **k)  # type: ignore[method-assign]
 
     sub.add_parser("run", help="run the bot (DISCORD_TOKEN from the environment)")
     sub.add_parser("sync", help="register the slash commands (globally, or to discord.dev_guild_id)")
@@ -348,6 +373,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except config_mod.ConfigError as e:
         print(f"roverbot: config: {e}", file=sys.stderr)
         return EXIT_FAILED
+    except StorageError as e:
+        print(f"roverbot: storage.database: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except AlreadyRunning as e:
+        print(f"roverbot: {e}", file=sys.stderr)
+        return EXIT_BUSY
     except CliError as e:
         print(f"roverbot: {e}", file=sys.stderr)
         return e.code

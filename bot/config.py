@@ -45,6 +45,9 @@ class Config:
     default_timezone: str = "UTC"
     digest_time: str = "09:00"
     sends_per_second: float = 48.0
+    retention_sent_days: int = 7
+    retention_poll_days: int = 14
+    retention_image_days: int = 30
     source: Path | None = field(default=None, compare=False)
 
 
@@ -161,7 +164,12 @@ _SCHEMA: dict[str, dict[str, tuple[str, Callable[[str, Any], Any]]]] = {
     },
     "polling": {"interval_minutes": ("poll_interval_minutes", _int_range(1, 1440))},
     "news": {"feeds": ("news_feeds", _url_list), "interval_minutes": ("news_interval_minutes", _int_range(5, 1440))},
-    "storage": {"database": ("database", _path)},
+    "storage": {
+        "database": ("database", _path),
+        "keep_sent_days": ("retention_sent_days", _int_range(1, 3650)),
+        "keep_poll_days": ("retention_poll_days", _int_range(1, 3650)),
+        "keep_image_days": ("retention_image_days", _int_range(1, 3650)),
+    },
     "discord": {"dev_guild_id": ("dev_guild_id", _guild), "admin_channel_id": ("admin_channel_id", _channel)},
     "posting": {
         "messages_per_hour": ("messages_per_hour", _int_range(1, 60)),

@@ -8,6 +8,7 @@ scheduler.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable
@@ -23,19 +24,38 @@ log = logging.getLogger("roverbot.schedule")
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 120}
 
 
-def _guarded(name: str, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+def _guarded(name: str, job: Callable[[], Awaitable[object]], running: set[asyncio.Task]) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            running.add(task)
         try:
             await job()
+        except asyncio.CancelledError:
+            # Stopping: what this cycle began is finished by the next start (Automation.recover).
+            log.info("%s cycle stopped by shutdown; it is redone on the next start", name)
         except Exception as e:  # one failing cycle must not take the bot down
             log.error("%s cycle failed: %s: %s", name, type(e).__name__, e, exc_info=True)
+        finally:
+            running.discard(task)  # type: ignore[arg-type]
 
     run.__name__ = f"{name}_cycle"
     return run
 
 
+async def stop_running(scheduler: AsyncIOScheduler, seconds: float) -> None:
+    """Cancel the cycles still running (a slow poll, a paced send) and wait for them to unwind."""
+    running: set[asyncio.Task] = getattr(scheduler, "roverbot_running", set())
+    for task in list(running):
+        task.cancel()
+    if running:
+        await asyncio.wait(list(running), timeout=seconds)
+
+
 def build(automation: Automation, config: Config, *, start_delay: timedelta = timedelta(seconds=2)) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=timezone.utc, job_defaults=JOB_DEFAULTS)
+    running: set[asyncio.Task] = set()
+    scheduler.roverbot_running = running  # type: ignore[attr-defined]
     first = datetime.now(timezone.utc) + start_delay
     jobs = (
         ("images", automation.images_cycle, IntervalTrigger(minutes=config.poll_interval_minutes), first),
@@ -43,8 +63,9 @@ def build(automation: Automation, config: Config, *, start_delay: timedelta = ti
         ("delivery", automation.delivery_cycle, IntervalTrigger(seconds=30), first + timedelta(seconds=1)),
         ("digests", automation.digest_cycle, IntervalTrigger(minutes=1), first + timedelta(seconds=3)),
         ("news", automation.news_cycle, IntervalTrigger(minutes=config.news_interval_minutes), first + timedelta(seconds=6)),
+        ("retention", automation.retention_cycle, IntervalTrigger(hours=1), first + timedelta(minutes=5)),
     )
     for name, job, trigger, start in jobs:
-        scheduler.add_job(_guarded(name, job), trigger, id=name, name=name, next_run_time=start, replace_existing=True,
+        scheduler.add_job(_guarded(name, job, running), trigger, id=name, name=name, next_run_time=start, replace_existing=True,
                           **JOB_DEFAULTS)
     return scheduler

@@ -52,7 +52,9 @@ class Services:
                           self.maker or make_digest_maker(self), courier, self.gallery, self.catalogue, clock=self.clock,
                           poll_interval=self.config.poll_interval_minutes * 60.0,
                           news_interval=self.config.news_interval_minutes * 60.0,
-                          group_wait=self.config.group_wait_minutes * 60.0)
+                          group_wait=self.config.group_wait_minutes * 60.0,
+                          retention=(self.config.retention_sent_days, self.config.retention_poll_days,
+                                     self.config.retention_image_days))
 
 
 def make_digest_maker(svc: "Services") -> DigestMaker:

@@ -6,7 +6,7 @@ from bot import schedule
 async def test_every_job_has_explicit_overlap_and_misfire_settings(bot, config):
     scheduler = schedule.build(bot.automation, config)
     jobs = {j.id: j for j in scheduler.get_jobs()}
-    assert set(jobs) == {"images", "news", "digests", "delivery"}
+    assert set(jobs) == {"images", "news", "digests", "delivery", "retention"}
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1 and job.misfire_grace_time == 120
     assert jobs["images"].trigger.interval.total_seconds() == config.poll_interval_minutes * 60
