@@ -23,7 +23,7 @@ from discord.ext import commands
 
 from . import compose, delivery, logs, render, schedule, services
 from .config import Config
-from .models import UserFacingError
+from .models import UserFacingError, shown
 from cogs import replies
 
 log = logging.getLogger("roverbot.app")
@@ -195,6 +195,40 @@ def carries(message: dict, reference: str) -> bool:
     return any(reference in ((e.get("footer") or {}).get("text") or "") for e in message.get("embeds") or [])
 
 
+class RoverTree(app_commands.CommandTree):
+    """The one place a command's failure is answered: exactly one reply, only to the caller.
+
+    (A cog's error handler would run before this one, and both would answer.)"""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        original = getattr(error, "original", error)
+        if isinstance(original, UserFacingError):
+            await replies.tell(interaction, str(original))
+            return
+        if isinstance(original, discord.HTTPException) and original.code == 40060:
+            # Answered already (a duplicate delivery, or a retry that raced): nothing is lost.
+            log.warning("interaction %s was already acknowledged (40060); duplicate ignored", interaction.id)
+            return
+        if isinstance(error, app_commands.MissingPermissions):
+            await replies.tell(interaction, "Only members with **Manage Server** can change this server's automatic posts.")
+            return
+        if isinstance(error, app_commands.NoPrivateMessage):
+            await replies.tell(interaction, "That works in a server channel, not in direct messages.")
+            return
+        if isinstance(error, app_commands.CheckFailure):
+            await replies.tell(interaction, "You can't use that command here.")
+            return
+        if isinstance(error, app_commands.TransformerError):
+            await replies.tell(interaction, f"`{shown(str(error.value))}` isn't a valid value for that option; check its"
+                                            " description and try again.")
+            return
+        options = {o.get("name"): o.get("value") for o in (interaction.data or {}).get("options", [])}
+        log.error("/%s failed (user %s, guild %s, options %s): %s: %s",
+                  interaction.command.qualified_name if interaction.command else "?", interaction.user.id,
+                  interaction.guild_id, options, type(original).__name__, original, exc_info=original)
+        await replies.tell(interaction, replies.APOLOGY)
+
+
 class RoverBot(commands.Bot):
     def __init__(self, svc: services.Services, *, automate: bool = False, **options):
         # roverbot never joins voice: the warnings about voice libraries are noise in its log.
@@ -205,13 +239,13 @@ class RoverBot(commands.Bot):
             command_prefix=commands.when_mentioned,
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=RoverTree,
             **options,
         )
         self.services = svc
         self.automation = svc.automation(DiscordSender(self))
         self.automate = automate
         self.scheduler = None
-        self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
         from cogs.gallery import GalleryCog
@@ -262,26 +296,6 @@ class RoverBot(commands.Bot):
             await replies.tell(interaction, "That button is from an older version of me; run the command again.")
             return
         await interaction.edit_original_response(**render.edit(post))
-
-    # ------------------------------------------------------------ errors nobody expected
-
-    async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        original = getattr(error, "original", error)
-        if isinstance(original, UserFacingError):
-            await replies.tell(interaction, str(original))
-            return
-        if isinstance(original, discord.HTTPException) and original.code == 40060:
-            # Answered already (a duplicate delivery, or a retry that raced): nothing is lost.
-            log.warning("interaction %s was already acknowledged (40060); duplicate ignored", interaction.id)
-            return
-        if isinstance(error, app_commands.TransformerError):
-            await replies.tell(interaction, f"`{error.value}` isn't a valid value for that option; check its description and try again.")
-            return
-        options = {o.get("name"): o.get("value") for o in (interaction.data or {}).get("options", [])}
-        log.error("/%s failed (user %s, guild %s, options %s): %s: %s",
-                  interaction.command.qualified_name if interaction.command else "?", interaction.user.id,
-                  interaction.guild_id, options, type(original).__name__, original, exc_info=original)
-        await replies.tell(interaction, replies.APOLOGY)
 
 
 # ------------------------------------------------------------------ entry points

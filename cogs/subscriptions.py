@@ -128,15 +128,6 @@ class SubscriptionCog(commands.Cog, name="subscriptions"):
             return
         await answer(interaction, lambda: self.bot.automation.preview_digest(sub), ephemeral=True)
 
-    async def cog_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        if isinstance(error, app_commands.MissingPermissions):
-            await tell(interaction, "Only members with **Manage Server** can change this server's automatic posts.")
-            return
-        if isinstance(error, app_commands.NoPrivateMessage):
-            await tell(interaction, "That works in a server channel, not in direct messages.")
-            return
-        raise error
-
 
 def describe(sub, catalogue, per_hour: int, confirm: bool = False) -> str:
     what = {"images": "new raw images", "news": "mission news", "digest": "a daily digest"}[sub.kind]

@@ -56,7 +56,7 @@ async def test_subscribe_names_the_missing_permission(connected_bot, discord_sta
 
 
 @pytest.mark.parametrize("command", ["subscribe", "unsubscribe", "subscriptions"])
-async def test_admin_commands_are_enforced_on_the_server_side(connected_bot, discord_standin, store, clock, command):
+async def test_admin_commands_are_enforced_on_the_server_side(connected_bot, discord_standin, store, clock, command, caplog):
     store.subscribe(discord_standin.guild_id, discord_standin.general.id, "news", at=clock().timestamp())
     payload = {
         "subscribe": lambda: subscribe(connected_bot, discord_standin, "images"),
@@ -67,6 +67,9 @@ async def test_admin_commands_are_enforced_on_the_server_side(connected_bot, dis
     await dispatch(connected_bot, payload)
     reply = discord_standin.calls("POST", "/callback")[-1]["json"]["data"]
     assert "Manage Server" in reply["content"] and reply["flags"] & 64
+    # Exactly one answer: no second "something went wrong" as a follow-up, no ERROR in the log.
+    assert len(discord_standin.calls("POST", "/callback")) == 1 and discord_standin.calls("POST", "/webhooks/") == []
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
     assert [s.kind for s in store.subscriptions()] == ["news"]
 
 
