@@ -52,6 +52,8 @@ class Automation:
                  poll_interval: float = 600.0, news_interval: float = 1800.0, group_wait: float = 0.0,
                  retention: tuple[float, float, float] = (7, 14, 30)):
         self.retention = retention  # days: sent posts, finished polls, stored pictures
+        self._days: dict[tuple, tuple] = {}  # digest window -> its pictures, news and contact sheet
+        self.days_computed = 0
         self.poll_interval = poll_interval
         self.group_wait = group_wait  # how long a new group waits for the rest of its sequence
         self.news_interval = news_interval
@@ -219,25 +221,40 @@ class Automation:
             await self.courier.pump()  # whatever was queued after the courier last looked
         return queued
 
-    def digest_window(self, sub: Subscription, now: datetime) -> tuple[datetime, datetime]:
+    def digest_window(self, sub: Subscription, end: datetime) -> tuple[datetime, datetime]:
+        """From where the channel's last digest stopped (else a day before `end`, or its subscription)
+        to `end`: the due time, not the moment of sending, so every channel due at the same time
+        shares one window and one computed content."""
         last = self.store.last_digest(sub.channel_id)
-        start = last[1] if last else max(sub.created_at, now.timestamp() - 86400)
-        return datetime.fromtimestamp(start, tz=timezone.utc), now
+        start = last[1] if last else max(sub.created_at, end.timestamp() - 86400)
+        return datetime.fromtimestamp(start, tz=timezone.utc), end
 
-    async def content_for(self, sub: Subscription, now: datetime, local_date: str | None = None) -> tuple[DigestContent, list[int]]:
-        start, end = self.digest_window(sub, now)
-        found = self.store.seen_between(start.timestamp(), end.timestamp(), sub.codes)
-        news = self.store.news_seen_between(start.timestamp(), end.timestamp())
+    async def _day(self, start: datetime, end: datetime, codes: Sequence[str]) -> tuple:
+        """What a digest window holds, computed once per (window, cameras) however many channels share it."""
+        key = (start.timestamp(), end.timestamp(), tuple(codes))
+        if key not in self._days:
+            found = self.store.seen_between(start.timestamp(), end.timestamp(), codes)
+            news = self.store.news_seen_between(start.timestamp(), end.timestamp())
+            picture, frames = await self.maker.picture(found)
+            self._days[key] = (found, news, picture, frames)
+            self.days_computed += 1
+            while len(self._days) > 16:
+                self._days.pop(next(iter(self._days)))
+        return self._days[key]
+
+    async def content_for(self, sub: Subscription, end: datetime, local_date: str | None = None) -> tuple[DigestContent, list[int]]:
+        start, end = self.digest_window(sub, end)
+        found, news, picture, frames = await self._day(start, end, sub.codes)
         held = self.store.entries(channel_id=sub.channel_id, status="held")
-        picture, frames = await self.maker.picture(found)
-        title = f"Perseverance daily digest · {local_date or now.date().isoformat()}"
+        title = f"Perseverance daily digest · {local_date or end.date().isoformat()}"
         content = DigestContent(title=title, start=start, end=end, images=found, news=news,
                                 held=[h.payload for h in held], picture=picture, picture_frames=frames,
                                 quiet_reason="" if found else self.maker.quiet_reason(start, end))
         return content, [h.id for h in held]
 
     async def queue_digest(self, sub: Subscription, local_date: str, now: datetime) -> bool:
-        content, held_ids = await self.content_for(sub, now, local_date)
+        _, due_at = digest.last_due(now, sub.timezone, sub.digest_time)
+        content, held_ids = await self.content_for(sub, min(due_at, now), local_date)
         post = compose.digest(content, self.catalogue, sub.role_id)
         with self.store.transaction():
             if self.store.has_digest(sub.channel_id, local_date):

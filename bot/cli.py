@@ -225,6 +225,12 @@ async def status(args: argparse.Namespace, config: config_mod.Config) -> int:
         if age is None or age > HEALTHY_WITHIN:
             raise CliError(f"unhealthy: the bot's scheduler last checked in {'never' if age is None else f'{age:.0f} s ago'}",
                            EXIT_FAILED)
+        # A source failing cycle after cycle (NASA down, or its format changed under us) is not healthy
+        # either: say which and why, rather than "ok" while nothing is posted.
+        failing = [s for s in report["sources"] if s["failed_cycles"] >= FAILING_CYCLES]
+        if failing:
+            raise CliError("unhealthy: " + "; ".join(f"{s['source']} failing since {s['failing_since']}: {s['last_error']}"
+                                                     for s in failing), EXIT_FAILED)
         print(f"healthy: last check-in {age:.0f} s ago")
         return EXIT_OK
     print(json.dumps(report, indent=2) if args.json else format_status(report))
@@ -232,6 +238,7 @@ async def status(args: argparse.Namespace, config: config_mod.Config) -> int:
 
 
 HEALTHY_WITHIN = 300.0
+FAILING_CYCLES = 3
 
 
 def status_report(store, config: config_mod.Config) -> dict:

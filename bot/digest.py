@@ -147,7 +147,7 @@ class DigestMaker:
                 log.warning("digest frame %s skipped: %s", img.exposure_id, e)
                 return None
             self.bytes_downloaded += len(data)
-            return images.Frame(data, f"{self.catalogue.camera(img.instrument).short} · sol {img.sol}")
+            return images.Frame(data, f"{self.catalogue.camera(img.instrument).short} · {img.sol}")
 
         got = await asyncio.gather(*(one(i) for i in candidates))
         return [f for f in got if f is not None]

@@ -139,7 +139,9 @@ class ImagePoller:
             # Only unknown exposures and newer versions are written: an idle cycle writes nothing.
             fresh = [img for img in got.images if known.get(img.exposure_id, 0) < img.version]
             # A baseline's pictures were there before the bot: "seen" at the epoch, so no digest counts them as new.
-            self.store.record(fresh, poll_id=result.poll_id, seen_at=0.0 if baseline else now)
+            # Seen when written (not when the cycle began), so a digest composed meanwhile either
+            # has these pictures or leaves them to the next one: never neither.
+            self.store.record(fresh, poll_id=result.poll_id, seen_at=0.0 if baseline else self.clock().timestamp())
             crashpoints.reached("poll:stored")
             received = [img.received_utc for img in got.images if img.received_utc]
             if received and (newest is None or max(received) > newest):

@@ -142,12 +142,17 @@ def config(nasa_standin, tmp_path):
 
 
 # ---------------------------------------------------------------- the reliability table
-# Tests marked @pytest.mark.fault(area, case, expected) are the fault suite. After a run that
-# included all of them, docs/reliability.md is rewritten from their outcomes: the table is a
-# product of the test run, never edited by hand.
+# Tests marked @pytest.mark.fault(area, case, expected) are the fault suite. A whole-suite run with
+# --write-reliability rewrites docs/reliability.md from their outcomes: the table is a product of
+# the test run, never edited by hand, and a plain run leaves the checkout untouched.
 
 RELIABILITY = Path(__file__).parent.parent / "docs" / "reliability.md"
 _fault_results: dict[str, dict] = {}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--write-reliability", action="store_true",
+                     help="rewrite docs/reliability.md from this (whole-suite) run; a plain test run writes no tracked file")
 
 
 def pytest_configure(config):
@@ -184,6 +189,8 @@ def _whole_suite(config) -> bool:
 
 
 def pytest_sessionfinish(session, exitstatus):
+    if not session.config.getoption("--write-reliability"):
+        return  # a test run writes no tracked file; the table is rewritten on request only
     if not _fault_results or not _whole_suite(session.config):
         return  # a partial run (-k, one file) must not overwrite the table with a partial one
     rows = sorted(_fault_results.values(), key=lambda r: (r["area"], r["case"]))

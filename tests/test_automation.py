@@ -411,3 +411,21 @@ async def test_a_sequence_arriving_over_several_polls_is_one_post(connected_bot,
     assert "12 pictures · sequence ZCAM07777" in post["content"]
     [entry] = store.entries(kind="images")
     assert entry.status == "sent" and len(entry.payload["exposures"]) == 12
+
+
+async def test_digest_content_is_computed_once_per_window_for_many_channels(connected_bot, discord_standin, nasa_standin, store, clock, automation):
+    """Channels due at the same time share one window: one query, one picture, N messages."""
+    await automation.images_cycle()
+    channels = [discord_standin.add_channel(f"digest-{i}") for i in range(3)]
+    for ch in channels:
+        discord_standin.call(discord_standin.send_dispatch("CHANNEL_CREATE", discord_standin.channel_object(ch)))
+    await settle()
+    for ch in channels:
+        store.subscribe(discord_standin.guild_id, ch.id, "digest", timezone="UTC", at=clock().timestamp() - 86400)
+    nasa_standin.records += burst(1995, clock.now - timedelta(hours=1), nasa_standin.url, {"MCZ_LEFT": 3})
+    await automation.images_cycle()
+    clock.now = (clock.now + timedelta(days=1)).replace(hour=9, minute=1)
+    before = automation.days_computed
+    assert await automation.digest_cycle() == 3
+    assert [len(ch.messages) for ch in channels] == [1, 1, 1]
+    assert automation.days_computed - before == 1

@@ -162,7 +162,7 @@ async def test_digest_with_broken_images(connected_bot, discord_standin, nasa_st
     nasa_standin.files[small(recs[1])] = jpeg()[:300]  # corrupt
     nasa_standin.files[small(recs[2])] = bomb.getvalue()  # decompression bomb
     clock.now = clock.now.replace(hour=9, minute=1)
-    store.record(parse.page({"images": recs}, hosts=(*parse.IMAGE_HOSTS, "127.0.0.1")).images, store.start_poll("images"), seen_at=clock().timestamp() - 60)
+    store.record(parse.page({"images": recs}, hosts=(*parse.IMAGE_HOSTS, "127.0.0.1")).images, store.start_poll("images"), seen_at=clock().timestamp() - 120)
     store.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", timezone="UTC",
                     at=clock().timestamp() - 86400)
     await connected_bot.automation.digest_cycle()

@@ -27,7 +27,20 @@ def test_contact_sheet_skips_blank_and_broken_frames():
     data, used = images.contact_sheet(frames)
     sheet = Image.open(io.BytesIO(data))
     assert used == 5 and sheet.format == "JPEG"
-    assert sheet.width == 4 * images.CELL[0] and sheet.height == 2 * (images.CELL[1] + images.LABEL_HEIGHT)
+    assert sheet.width == 3 * images.CELL[0] and sheet.height == 2 * (images.CELL[1] + images.LABEL_HEIGHT)
+
+
+def test_contact_sheet_labels_are_legible_at_discords_preview_width():
+    """Discord shows an attached picture about 400 px wide: measure the label's ink there."""
+    frames = [images.Frame(jpeg(color=(40, 30, 20)), f"Mastcam-Z L · sol {i}") for i in range(12)]
+    data, used = images.contact_sheet(frames)
+    sheet = Image.open(io.BytesIO(data)).convert("L")
+    band = sheet.crop((0, images.CELL[1], images.CELL[0], images.CELL[1] + images.LABEL_HEIGHT))
+    rows = [y for y in range(band.height) if max(band.crop((0, y, band.width, y + 1)).getdata()) > 150]
+    ink = rows[-1] - rows[0] + 1
+    at_preview = ink * 400 / sheet.width
+    assert used == 12 and at_preview >= 9.5, f"label {ink} px tall is {at_preview:.1f} px in a 400 px preview"
+    assert len(data) < 120_000  # uploaded once per channel: kept small (it was 192 KB)
 
 
 @pytest.mark.fault("NASA", "a decompression bomb", "refused before decoding")
