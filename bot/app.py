@@ -251,12 +251,14 @@ class RoverBot(commands.Bot):
         from cogs.gallery import GalleryCog
         from cogs.milestones import MilestoneCog
 
+        from cogs.panorama import PanoramaCog
         from cogs.subscriptions import SubscriptionCog
 
         self.add_dynamic_items(render.PagerButton)
         await self.add_cog(GalleryCog(self))
         await self.add_cog(MilestoneCog(self))
         await self.add_cog(SubscriptionCog(self))
+        await self.add_cog(PanoramaCog(self.services.panoramas, self.services.catalogue))
         if self.automate:
             self.automation.recover()
             self.scheduler = schedule.build(self.automation, self.services.config)
@@ -282,6 +284,11 @@ class RoverBot(commands.Bot):
             await interaction.response.defer()
             return
         try:
+            if custom_id.startswith(compose.PRODUCT_PREFIX):
+                await interaction.response.defer()  # assembling may take seconds
+                post = await self.services.panoramas.turn(custom_id)
+                await interaction.edit_original_response(**render.edit(post))
+                return
             if custom_id.startswith(compose.MILESTONE_PREFIX):
                 page = int(custom_id.rsplit(":", 1)[1])
                 await interaction.response.edit_message(**render.edit(gallery.timeline_page(page)))

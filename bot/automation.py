@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
-from . import compose, crashpoints, digest, marstime
+from . import compose, crashpoints, digest, marstime, products
+from .products import ProductMaker
 from .cameras import Catalogue
 from .delivery import Courier
 from .digest import DigestContent, DigestMaker
@@ -50,7 +51,8 @@ class Automation:
     def __init__(self, store: Store, poller: ImagePoller, news: NewsReader, maker: DigestMaker, courier: Courier,
                  gallery: Gallery, catalogue: Catalogue, *, clock: Callable[[], datetime],
                  poll_interval: float = 600.0, news_interval: float = 1800.0, group_wait: float = 0.0,
-                 retention: tuple[float, float, float] = (7, 14, 30)):
+                 retention: tuple[float, float, float] = (7, 14, 30), products: "ProductMaker | None" = None):
+        self.products = products  # panoramas, 3D views and movies for image posts and digests
         self.retention = retention  # days: sent posts, finished polls, stored pictures
         self._days: dict[tuple, tuple] = {}  # digest window -> its pictures, news and contact sheet
         self.days_computed = 0
@@ -98,10 +100,12 @@ class Automation:
     async def images_cycle(self) -> CycleReport:
         if self.backing_off("images", self.poll_interval):
             self.dispatch_images()
+            await self.attach_products()
             await self.courier.pump()
             return CycleReport(error="backing off")
         result = await self.poller.poll()
         queued = self.dispatch_images()
+        await self.attach_products()
         await self.courier.pump()
         return CycleReport(new=len(result.new), queued=queued, error=result.error)
 
@@ -142,6 +146,30 @@ class Automation:
                                   not_before=now + self.group_wait, group=grp):
                 queued += 1
         return queued
+
+    async def attach_products(self) -> int:
+        """A settled image post whose sequence makes a panorama, 3D view or movie carries it.
+
+        Runs when the group's wait is over (the sequence has arrived), before the post can be sent;
+        a post already attempted is never changed, so frames arriving later make a new post, which
+        gets the re-assembled product — at most twice per sequence and channel."""
+        if self.products is None:
+            return 0
+        attached = 0
+        for entry_id, channel_id, grp, payload in self.store.settled_image_posts(self.now()):
+            sol_text, _, sequence = grp.split(":", 2)
+            found = products.plans(self.store.frame_records(int(sol_text), sequence)) if sequence else []
+            product = None
+            if found and self.store.products_posted(channel_id, grp) < 2:
+                product = await self.products.make(found[0])
+            if product is None:
+                self.store.update_payload(entry_id, {**payload, "product": ""})  # looked at: plain post
+                continue
+            ref = [product.filename, self.store.put_blob(product.data)]
+            hint = f"{product.frames} frames, sequence {product.sequence}" if product.sequence else f"{product.frames} frames"
+            if self.store.update_payload(entry_id, compose.with_product(payload, product.filename, product.title, hint, ref)):
+                attached += 1
+        return attached
 
     def _group_payload(self, images: Sequence[RoverImage], family: str, sub: Subscription) -> dict:
         post = compose.image_group(images, self.catalogue, sub.role_id)
@@ -235,12 +263,26 @@ class Automation:
         if key not in self._days:
             found = self.store.seen_between(start.timestamp(), end.timestamp(), codes)
             news = self.store.news_seen_between(start.timestamp(), end.timestamp())
-            picture, frames = await self.maker.picture(found)
+            picture, frames = await self._best_product(start, end, codes) or await self.maker.picture(found)
             self._days[key] = (found, news, picture, frames)
             self.days_computed += 1
             while len(self._days) > 16:
                 self._days.pop(next(iter(self._days)))
         return self._days[key]
+
+    async def _best_product(self, start: datetime, end: datetime, codes: Sequence[str]) -> tuple[bytes, int] | None:
+        """The day's best panorama as the digest's picture, when the day brought one."""
+        if self.products is None:
+            return None
+        best = None
+        for sol, sequence in self.store.frame_sequences_seen_between(start.timestamp(), end.timestamp()):
+            for plan in products.plans(self.store.frame_records(sol, sequence, codes)):
+                if plan.kind == "panorama" and (best is None or len(plan.frame_ids) > len(best.frame_ids)):
+                    best = plan
+        if best is None:
+            return None
+        made = await self.products.make(best)
+        return (made.data, made.frames) if made else None
 
     async def content_for(self, sub: Subscription, end: datetime, local_date: str | None = None) -> tuple[DigestContent, list[int]]:
         start, end = self.digest_window(sub, end)

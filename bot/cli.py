@@ -49,7 +49,7 @@ class Command:
     camera: str | None = None
 
 
-COMMANDS = ("latest", "sol", "now")
+COMMANDS = ("latest", "sol", "now", "panorama")
 
 
 def parse_command(text: str) -> Command:
@@ -69,6 +69,17 @@ def parse_command(text: str) -> Command:
         if rest or named:
             raise CliError("/now takes no arguments")
         return Command("now")
+    if name == "panorama":
+        sol_text = named.pop("sol", None)
+        if sol_text is None and rest and rest[0].lstrip("-").isdigit():
+            sol_text, rest = rest[0], rest[1:]
+        camera = named.pop("camera", None) or (" ".join(rest) or None)
+        if named:
+            raise CliError(f"/panorama has no option {next(iter(named))!r}")
+        try:
+            return Command("panorama", sol=int(sol_text) if sol_text is not None else None, camera=camera)
+        except ValueError:
+            raise CliError(f"a sol is a whole number (0 is landing day), not {shown(sol_text)!r}") from None
     if name == "latest":
         camera = named.pop("camera", None) or (" ".join(rest) or None)
         if named:
@@ -135,6 +146,8 @@ async def preview(args: argparse.Namespace, config: config_mod.Config) -> int:
     async with services.build(config, clock, database=":memory:") as svc:
         if command.name == "sol":
             post = await svc.gallery.sol(command.sol, command.camera, page=args.page - 1)
+        elif command.name == "panorama":
+            post = await svc.panoramas.sol(command.sol, command.camera, args.page - 1)
         else:
             post = await svc.gallery.latest(command.camera, page=args.page - 1)
     emit(post, args.json, args.out)

@@ -221,6 +221,66 @@ def image_group(images: Sequence[RoverImage], catalogue: Catalogue, role_id: int
     return Post(content=clip(content, MAX_CONTENT), embeds=tuple(fit(embeds)), ping_role_id=role_id, text="\n".join(text))
 
 
+def with_product(payload: dict, filename: str, title: str, frames_hint: str, file_ref: list) -> dict:
+    """An image post's outbox payload carrying a product picture (panorama, 3D view, movie): the
+    product leads, the frames stay linked in the grid below it."""
+    out = dict(payload)
+    embeds = [dict(e) for e in out.get("embeds") or []]
+    still = filename.endswith(".jpg")
+    if embeds and still:
+        embeds[0]["image"] = {"url": f"attachment://{filename}"}
+    out["embeds"] = embeds
+    out["files"] = [*out.get("files", []), file_ref]
+    line = f"\n🌄 **{title}**, assembled by roverbot from NASA's raw frames ({frames_hint})"
+    out["content"] = clip((out.get("content") or "") + line, MAX_CONTENT)
+    out["product"] = filename
+    return out
+
+
+# ------------------------------------------------------------------ /panorama
+
+PRODUCT_PREFIX = "rbp"  # product paging: rbp:<sol>:<camera key>:<index>
+
+
+def product_custom_id(sol: int, camera: str, index: int) -> str:
+    return f"{PRODUCT_PREFIX}:{sol}:{camera}:{index}"
+
+
+def parse_product_id(custom_id: str) -> tuple[int, str, int]:
+    prefix, sol, camera, index = custom_id.split(":")
+    if prefix != PRODUCT_PREFIX:
+        raise ValueError(custom_id)
+    return int(sol), camera, int(index)
+
+
+def products_post(sol: int, label: str, camera_key: str, plans: Sequence, index: int, product, catalogue: Catalogue) -> Post:
+    """One product of a sol, with the list of the others and buttons to step through them."""
+    from .products import LABEL
+
+    lines = []
+    for i, plan in enumerate(plans):
+        name = f"{catalogue.camera(plan.camera).short} {LABEL[plan.kind]}, {len(plan.frame_ids)} frames"
+        lines.append(("▶ " if i == index else "• ") + name + (f" · {plan.sequence}" if plan.sequence else ""))
+    noun = "product" if len(plans) == 1 else "products"
+    content = (f"**Sol {sol} · {label}** — {len(plans)} {noun} assembled by roverbot from NASA's raw frames"
+               f" (camera models and rover attitude; a quick look, not NASA's processing)")
+    plan = plans[index]
+    embed = Embed(title=clip(f"{product.title} · {catalogue.camera(plan.camera).short} · sol {sol}", MAX_TITLE),
+                  description=clip("\n".join(lines), MAX_DESCRIPTION),
+                  image_url=f"attachment://{product.filename}" if product.filename.endswith(".jpg") else None,
+                  footer=clip(f"NASA/JPL-Caltech raw images · sequence {plan.sequence}", MAX_FOOTER), color=MARS_RED)
+    buttons: tuple[Button, ...] = ()
+    if len(plans) > 1:
+        buttons = (
+            Button("◀ Previous", product_custom_id(sol, camera_key, index - 1), disabled=index == 0),
+            Button(f"{index + 1}/{len(plans)}", f"{PRODUCT_PREFIX}:noop", disabled=True),
+            Button("Next ▶", product_custom_id(sol, camera_key, index + 1), disabled=index >= len(plans) - 1),
+        )
+    text = "\n".join([_strip_markup(content), *lines, f"attachment: {product.filename} ({len(product.data):,} bytes)"])
+    return Post(content=clip(content, MAX_CONTENT), embeds=tuple(fit([embed])), buttons=buttons,
+                attachments=(Attachment(product.filename, product.data),), text=text)
+
+
 # ------------------------------------------------------------------ /milestone
 
 MILESTONE_PREFIX = "rbm"  # timeline paging: rbm:timeline:2

@@ -185,6 +185,10 @@ class Gallery:
             result = parse.page(payload, expect_sol=sol, page_size=PAGE_SIZE_MAX, hosts=self.hosts,
                                 max_sol=self.current_sol() + 1)
             self.store.record(result.images)
+            if isinstance(payload, dict) and isinstance(payload.get("images"), list):
+                # geometry too, so /panorama can assemble what this sol holds
+                self.store.record_frames(payload["images"], {i.exposure_id for i in result.images},
+                                         self.clock().timestamp(), polled=False)
             count += len(result.images)
             # An empty or foreign page (NASA's fallback for an empty sol) also ends the sol.
             if result.end or not result.images:

@@ -141,7 +141,11 @@ class ImagePoller:
             # A baseline's pictures were there before the bot: "seen" at the epoch, so no digest counts them as new.
             # Seen when written (not when the cycle began), so a digest composed meanwhile either
             # has these pictures or leaves them to the next one: never neither.
-            self.store.record(fresh, poll_id=result.poll_id, seen_at=0.0 if baseline else self.clock().timestamp())
+            seen = 0.0 if baseline else self.clock().timestamp()
+            self.store.record(fresh, poll_id=result.poll_id, seen_at=seen)
+            if fresh and not baseline:  # their geometry, for panoramas, stereo pairs and movies
+                records = cut.get("images") if isinstance(cut, dict) else None
+                self.store.record_frames(records or [], {img.exposure_id for img in fresh}, seen, polled=True)
             crashpoints.reached("poll:stored")
             received = [img.received_utc for img in got.images if img.received_utc]
             if received and (newest is None or max(received) > newest):

@@ -17,7 +17,7 @@ from .models import Post
 
 # Paging buttons of galleries (rbg:...) and of the timeline (rbm:...). They are DynamicItems: the
 # whole state is in the custom id, so buttons on old messages keep working after a restart.
-PAGER_TEMPLATE = re.compile(rf"(?P<kind>{compose.GALLERY_PREFIX}|{compose.MILESTONE_PREFIX}):(?P<rest>[^\s]*)")
+PAGER_TEMPLATE = re.compile(rf"(?P<kind>{compose.GALLERY_PREFIX}|{compose.MILESTONE_PREFIX}|{compose.PRODUCT_PREFIX}):(?P<rest>[^\s]*)")
 
 PagerHandler = Callable[[discord.Interaction, str], Awaitable[None]]
 

@@ -24,6 +24,8 @@ from .gallery import Gallery
 from .news import NewsReader
 from .nasa import NasaClient, make_http_client
 from .poller import ImagePoller
+from .panoramas import Panoramas
+from .products import ProductMaker
 from .store import Store
 
 
@@ -43,6 +45,8 @@ class Services:
     poller: ImagePoller
     news: NewsReader | None = None
     maker: DigestMaker | None = None
+    products: ProductMaker | None = None
+    panoramas: Panoramas | None = None
 
     def automation(self, sender: Sender) -> Automation:
         """The automatic-post machinery, delivering through `sender` (Discord, or a test's)."""
@@ -54,7 +58,7 @@ class Services:
                           news_interval=self.config.news_interval_minutes * 60.0,
                           group_wait=self.config.group_wait_minutes * 60.0,
                           retention=(self.config.retention_sent_days, self.config.retention_poll_days,
-                                     self.config.retention_image_days))
+                                     self.config.retention_image_days), products=self.products)
 
 
 def make_digest_maker(svc: "Services") -> DigestMaker:
@@ -91,6 +95,9 @@ async def build(config: Config, clock: Callable[[], datetime] = system_clock, *,
     http = make_http_client(config.user_agent, config.timeout_seconds, allowed_hosts(config))
     try:
         nasa = NasaClient(http, config.nasa_base_url, retries=config.retries)
+        gallery = Gallery(nasa.with_budget(COMMAND_BUDGET_SECONDS), store, catalogue, clock=clock,
+                          hosts=picture_hosts(config), budget_seconds=COMMAND_BUDGET_SECONDS)
+        maker = ProductMaker(nasa, image_hosts=picture_hosts(config), max_image_bytes=config.max_image_bytes)
         yield Services(
             config=config,
             clock=clock,
@@ -99,11 +106,13 @@ async def build(config: Config, clock: Callable[[], datetime] = system_clock, *,
             http=http,
             nasa=nasa,
             # A slash command answers within Discord's patience; background polls may wait longer.
-            gallery=Gallery(nasa.with_budget(COMMAND_BUDGET_SECONDS), store, catalogue, clock=clock,
-                            hosts=picture_hosts(config), budget_seconds=COMMAND_BUDGET_SECONDS),
+            gallery=gallery,
             poller=ImagePoller(nasa, store, clock=clock, hosts=picture_hosts(config)),
             news=NewsReader(http, config.news_feeds),
+            products=maker,
+            panoramas=Panoramas(gallery, store, maker, catalogue, budget_seconds=COMMAND_BUDGET_SECONDS),
         )
     finally:
+        maker.close()
         await http.aclose()
         store.close()

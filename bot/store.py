@@ -147,7 +147,27 @@ MIGRATIONS: list[str] = [
     CREATE INDEX polls_by_dispatch ON polls (source, dispatched_at, finished_at);
     CREATE INDEX images_by_received ON images (received_utc);
     """,
+    # frames: each picture's geometry (camera model, pointing, attitude) as NASA's record gave it, so
+    # panoramas, stereo pairs and movies can be recognised and assembled across polls.
+    """
+    CREATE TABLE frames (
+        image_id    TEXT PRIMARY KEY,            -- one row per tile: tiles are joined at assembly
+        exposure_id TEXT NOT NULL,
+        sol         INTEGER NOT NULL,
+        instrument  TEXT NOT NULL,
+        sequence    TEXT NOT NULL,
+        record      TEXT NOT NULL,               -- the feed record's geometry fields, JSON
+        seen_at     REAL NOT NULL,
+        polled      INTEGER NOT NULL             -- 1: a poll saw it (digests); 0: a command fetched it
+    );
+    CREATE INDEX frames_by_sequence ON frames (sol, sequence);
+    CREATE INDEX frames_by_seen ON frames (seen_at);
+    """,
 ]
+
+# What of a feed record assembly needs (bot/imagery/frames.py): geometry and rendition URLs, not text.
+FRAME_FIELDS = ("imageid", "sol", "camera", "extended", "image_files", "sample_type", "date_taken_utc", "date_received",
+                "attitude", "site", "drive")
 
 _ENTRY_COLUMNS = "id, key, guild_id, channel_id, kind, payload, nonce, status, attempts, message_id, first_attempt_at"
 # Posts that may still go out: their files must be kept.
@@ -321,6 +341,48 @@ class Store:
             version=r[7], tiles=r[8], taken_utc=_dt(r[9]), lmst=r[10], received_utc=_dt(r[11]), title=r[12],
             caption=r[13], credit=r[14], small=r[15], medium=r[16], large=r[17], full_res=r[18], link=r[19],
         )
+
+    # ------------------------------------------------------------ frames: geometry for products
+
+    def record_frames(self, records: Sequence[dict], exposures: set[str] | None, seen_at: float, *, polled: bool) -> int:
+        """Keep the geometry of these feed records (only those of `exposures`, when given)."""
+        from .parse import exposure_of
+
+        rows = []
+        for rec in records:
+            if not isinstance(rec, dict) or not isinstance(rec.get("imageid"), str):
+                continue
+            image_id = rec["imageid"]
+            exposure, _, sequence = exposure_of(image_id)
+            if exposures is not None and exposure not in exposures:
+                continue
+            camera = rec.get("camera") if isinstance(rec.get("camera"), dict) else {}
+            try:
+                sol = int(rec.get("sol"))
+                body = json.dumps({k: rec[k] for k in FRAME_FIELDS if k in rec}, ensure_ascii=False)
+            except (TypeError, ValueError):
+                continue
+            rows.append((image_id, exposure, sol, str(camera.get("instrument") or ""), sequence, body, seen_at, int(polled)))
+        if rows:
+            # A frame a poll saw stays "polled" when a command fetches it again.
+            self.conn.executemany("""INSERT INTO frames VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (image_id) DO UPDATE
+                SET record = excluded.record, polled = MAX(frames.polled, excluded.polled)""", rows)
+        return len(rows)
+
+    def frame_records(self, sol: int, sequence: str | None = None, codes: Sequence[str] = ()) -> list[dict]:
+        q, args = "SELECT record FROM frames WHERE sol = ?", [sol]
+        if sequence is not None:
+            q += " AND sequence = ?"
+            args.append(sequence)
+        if codes:
+            q += f" AND instrument IN ({','.join('?' * len(codes))})"
+            args += list(codes)
+        return [json.loads(r[0]) for r in self.conn.execute(q + " ORDER BY image_id", args)]
+
+    def frame_sequences_seen_between(self, start: float, end: float) -> list[tuple[int, str]]:
+        return self.conn.execute("SELECT DISTINCT sol, sequence FROM frames WHERE seen_at >= ? AND seen_at < ? AND polled = 1"
+                                 " AND sequence != ''"
+                                 " ORDER BY sol, sequence", (start, end)).fetchall()
 
     # ------------------------------------------------------------ what was fetched when
 
@@ -540,6 +602,21 @@ class Store:
             (json.dumps(payload), not_before, entry_id))
         return cur.rowcount == 1
 
+    def settled_image_posts(self, at: float) -> list[tuple[int, int, str, dict]]:
+        """Image posts due to go out, never attempted, not yet looked at for a product:
+        (id, channel, group, payload)."""
+        rows = self.conn.execute(
+            """SELECT id, channel_id, grp, payload FROM outbox WHERE kind = 'images' AND status = 'pending'
+            AND first_attempt_at IS NULL AND next_try_at <= ? AND grp IS NOT NULL
+            AND json_extract(payload, '$.product') IS NULL ORDER BY id""", (at,)).fetchall()
+        return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    def products_posted(self, channel_id: int, group: str) -> int:
+        """How many posts of this group in this channel carry (or will carry) a product."""
+        return self.conn.execute(
+            """SELECT COUNT(*) FROM outbox WHERE channel_id = ? AND grp = ? AND status NOT IN ('cancelled', 'failed')
+            AND COALESCE(json_extract(payload, '$.product'), '') != ''""", (channel_id, group)).fetchone()[0]
+
     def images_by_exposure(self, exposure_ids: Sequence[str]) -> list[RoverImage]:
         out: list[RoverImage] = []
         ids = list(exposure_ids)
@@ -678,6 +755,7 @@ class Store:
             self.conn.execute(f"DELETE FROM sol_fetches WHERE (mission, sol) IN (SELECT mission, sol FROM images WHERE {old})",
                               (cutoff, now - image_days * 86400))
             removed["images"] = self.conn.execute(f"DELETE FROM images WHERE {old}", (cutoff, now - image_days * 86400)).rowcount
+            removed["frames"] = self.conn.execute("DELETE FROM frames WHERE seen_at < ?", (now - image_days * 86400,)).rowcount
         self.conn.execute("PRAGMA incremental_vacuum")  # hand the freed pages back: the file shrinks
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return removed

@@ -80,14 +80,24 @@ def discord_standin():
     standin.stop()
 
 
+def _services(config, clock, catalogue, store, nasa, gallery, poller):
+    from bot import services
+    from bot.panoramas import Panoramas
+    from bot.products import ProductMaker
+
+    maker = ProductMaker(nasa, image_hosts=(*parse.IMAGE_HOSTS, "127.0.0.1"), max_image_bytes=config.max_image_bytes)
+    return services.Services(config=config, clock=clock, catalogue=catalogue, store=store, http=nasa.http, nasa=nasa,
+                             gallery=gallery, poller=poller, products=maker,
+                             panoramas=Panoramas(gallery, store, maker, catalogue))
+
+
 @pytest.fixture
 async def bot(discord_standin, config, clock, catalogue, store, nasa, gallery, poller):
     """The real RoverBot, logged in over REST against the stand-in (cogs loaded, no gateway)."""
     from bot import app, services
 
     app.apply_endpoints({"DISCORD_API_BASE": discord_standin.api_base, "DISCORD_GATEWAY_URL": discord_standin.gateway_url})
-    svc = services.Services(config=config, clock=clock, catalogue=catalogue, store=store, http=nasa.http, nasa=nasa,
-                            gallery=gallery, poller=poller)
+    svc = _services(config, clock, catalogue, store, nasa, gallery, poller)
     rover = app.RoverBot(svc, guild_ready_timeout=0.1)
     await rover.login("test-token-not-a-secret")
     yield rover
@@ -102,8 +112,7 @@ async def connected_bot(discord_standin, config, clock, catalogue, store, nasa, 
     from bot import app, services
 
     app.apply_endpoints({"DISCORD_API_BASE": discord_standin.api_base, "DISCORD_GATEWAY_URL": discord_standin.gateway_url})
-    svc = services.Services(config=config, clock=clock, catalogue=catalogue, store=store, http=nasa.http, nasa=nasa,
-                            gallery=gallery, poller=poller)
+    svc = _services(config, clock, catalogue, store, nasa, gallery, poller)
     rover = app.RoverBot(svc, guild_ready_timeout=0.1)
     task = asyncio.create_task(rover.start("test-token-not-a-secret"))
     await asyncio.wait_for(rover.wait_until_ready(), 10)

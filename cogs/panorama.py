@@ -1,0 +1,31 @@
+"""/panorama: a thin handler over bot.panoramas."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.cameras import Catalogue
+from bot.panoramas import Panoramas
+from cogs.replies import answer
+
+MAX_SOL = 100_000  # Discord needs a static bound; the real one (today's sol) is checked per call
+
+
+class PanoramaCog(commands.Cog, name="panorama"):
+    def __init__(self, panoramas: Panoramas, catalogue: Catalogue):
+        self.panoramas = panoramas
+        self.catalogue = catalogue
+
+    @app_commands.command(name="panorama")
+    @app_commands.describe(sol="The Mars day (default: the newest with pictures)",
+                           camera="A camera or family, e.g. navcam, mastcam (default: all)")
+    async def panorama(self, interaction: discord.Interaction, sol: app_commands.Range[int, 0, MAX_SOL] | None = None,
+                       camera: str | None = None) -> None:
+        """Panoramas, 3D views and movies roverbot assembles from a sol's raw frames."""
+        await answer(interaction, lambda: self.panoramas.sol(sol, camera), check=lambda: self.panoramas.check(sol, camera))
+
+    @panorama.autocomplete("camera")
+    async def camera_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=n, value=v) for n, v in self.catalogue.choices(current)]
