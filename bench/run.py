@@ -24,6 +24,9 @@ from bot.nasa import NasaClient, make_http_client  # noqa: E402
 from bot.poller import ImagePoller  # noqa: E402
 from bot.store import Store  # noqa: E402
 from bench.soak import bench_soak  # noqa: E402
+from bench.burst import bench_burst  # noqa: E402
+from bench.panorama import bench_panorama  # noqa: E402
+from bench.where import bench_where  # noqa: E402
 from tests.nasa_standin import NasaStandIn, make_record  # noqa: E402
 
 NOW = datetime(2026, 10, 1, 12, 0, tzinfo=timezone.utc)
@@ -305,7 +308,8 @@ async def bench_fanout(tmp: Path) -> list[Row]:
 
 SUITES: dict[str, Callable] = {"ingest": bench_ingest, "idle_poll": bench_idle_poll, "sol": bench_sol_from_store,
                                "interactions": bench_interactions, "posting": bench_posting,
-                               "digest_picture": bench_digest_picture, "fanout": bench_fanout, "soak": bench_soak}
+                               "digest_picture": bench_digest_picture, "fanout": bench_fanout, "soak": bench_soak,
+                               "burst": bench_burst, "panorama": bench_panorama, "where": bench_where}
 
 
 def print_table(rows: list[Row]) -> None:

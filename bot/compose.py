@@ -119,7 +119,8 @@ def page_count(total: int) -> int:
     return max(1, math.ceil(total / GALLERY_PAGE_SIZE))
 
 
-def gallery(shown: Sequence[RoverImage], total: int, query: GalleryQuery, label: str, catalogue: Catalogue) -> Post:
+def gallery(shown: Sequence[RoverImage], total: int, query: GalleryQuery, label: str, catalogue: Catalogue,
+            products: int = 0) -> Post:
     """One message: one page of a set of images as embeds, buttons to page through the rest.
 
     `shown` is the page's slice (query.page, already within range) of `total` images.
@@ -142,6 +143,9 @@ def gallery(shown: Sequence[RoverImage], total: int, query: GalleryQuery, label:
             Button(f"Page {page + 1}/{pages}", f"{GALLERY_PREFIX}:noop", disabled=True),
             Button("Next ▶", query.custom_id(page + 1), disabled=page >= pages - 1),
         )
+    if products:
+        # The sol's sequences make panoramas, 3D views or movies: one click away.
+        buttons += (Button(f"🌄 Panoramas & more ({products})", product_custom_id(query.sol, query.camera, 0)),)
     embeds = fit(embeds)
     text_lines = [_strip_markup(content), ""]
     for i, img in enumerate(shown):

@@ -45,6 +45,7 @@ class Gallery:
         budget_seconds: float | None = None,
     ):
         self.hosts = tuple(hosts)
+        self._products: dict[tuple, int] = {}
         # All the NASA reading one answer may do (several pages of a sol): past it, say so.
         self.budget_seconds = budget_seconds
         self.timeline = timeline or milestones.default()
@@ -101,7 +102,21 @@ class Gallery:
         page = min(max(query.page, 0), compose.page_count(total) - 1)
         shown = self.store.images(self.mission.key, query.sol, selection.codes,
                                   offset=page * compose.GALLERY_PAGE_SIZE, limit=compose.GALLERY_PAGE_SIZE)
-        return compose.gallery(shown, total, replace(query, page=page), selection.label, self.catalogue)
+        return compose.gallery(shown, total, replace(query, page=page), selection.label, self.catalogue,
+                               products=self.products_of(query.sol, selection))
+
+    def products_of(self, sol: int, selection: Selection) -> int:
+        """How many panoramas, 3D views and movies this sol's frames make (the gallery offers them).
+        Recognition reads every frame of the sol, so it is remembered until the sol's frames change."""
+        from . import products
+
+        count = self.store.frame_count(sol, selection.codes)
+        key = (sol, selection.codes, count)
+        if key not in self._products:
+            self._products[key] = len(products.plans(self.store.frame_records(sol, None, selection.codes))) if count else 0
+            while len(self._products) > 64:
+                self._products.pop(next(iter(self._products)))
+        return self._products[key]
 
     # ------------------------------------------------------------ checks
 

@@ -379,6 +379,13 @@ class Store:
             args += list(codes)
         return [json.loads(r[0]) for r in self.conn.execute(q + " ORDER BY image_id", args)]
 
+    def frame_count(self, sol: int, codes: Sequence[str] = ()) -> int:
+        q, args = "SELECT COUNT(*) FROM frames WHERE sol = ?", [sol]
+        if codes:
+            q += f" AND instrument IN ({','.join('?' * len(codes))})"
+            args += list(codes)
+        return self.conn.execute(q, args).fetchone()[0]
+
     def frame_sequences_seen_between(self, start: float, end: float) -> list[tuple[int, str]]:
         return self.conn.execute("SELECT DISTINCT sol, sequence FROM frames WHERE seen_at >= ? AND seen_at < ? AND polled = 1"
                                  " AND sequence != ''"

@@ -139,3 +139,15 @@ def test_preview_panorama_writes_the_picture(tmp_path, nasa_standin, scene, pan_
     assert r.returncode == 0, r.stderr
     assert (out / f"sol{SOL}_ncam00601_panorama.jpg").stat().st_size > 20_000
     assert "Panorama from 7 frames" in r.stdout or "1 product" in r.stdout
+
+
+async def test_the_gallery_of_a_sol_offers_its_products(connected_bot, discord_standin, nasa_standin, scene, pan_records):
+    nasa_standin.records += _arrive(pan_records, NOW - timedelta(days=1))
+    await dispatch(connected_bot, discord_standin.command("sol", {"sol": SOL, "camera": "navcam"}))
+    body = discord_standin.calls("PATCH", "/messages/@original")[-1]["json"]
+    offer = [b for row in body["components"] for b in row["components"] if b["label"].startswith("🌄")]
+    assert [b["custom_id"] for b in offer] == [f"rbp:{SOL}:navcam:0"] and "(1)" in offer[0]["label"]
+    original = discord_standin.interactions[discord_standin.calls("PATCH", "/messages/@original")[-1]["path"].split("/")[3]].original
+    await dispatch(connected_bot, discord_standin.click(original, offer[0]["custom_id"]))
+    shown = discord_standin.calls("PATCH", "/messages/@original")[-1]
+    assert [f["filename"] for f in shown["files"]] == [f"sol{SOL}_ncam00601_panorama.jpg"]
