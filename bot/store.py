@@ -222,10 +222,12 @@ class Store:
                 conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
                 conn.execute("VACUUM")
             conn.execute("PRAGMA journal_mode=WAL")  # readers never wait for the poller's writes
-            # FULL: a commit is on the disk before it returns, so a delivery recorded as sent is
-            # still recorded after a power loss (NORMAL under WAL may roll back the last commits,
-            # and the re-send would come after Discord forgot the nonce).
-            conn.execute("PRAGMA synchronous=FULL")
+            # NORMAL under WAL: a power loss may roll back the last commits, but always a consistent
+            # prefix of them, and everything those hold (pictures seen, the watermark after them) is
+            # read again from NASA. The writes that promise something to the outside — a claim before
+            # a send, a delivery after it — are committed with FULL (see _durable), which also makes
+            # every commit before them durable.
+            conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             store = cls(conn, catalogue)
             store.migrate()
@@ -657,10 +659,19 @@ class Store:
         row = self.conn.execute(f"SELECT {_ENTRY_COLUMNS} FROM outbox WHERE id = ?", (entry_id,)).fetchone()
         return self._entry(row) if row else None
 
+    def _durable(self, sql: str, args: Sequence = ()) -> sqlite3.Cursor:
+        """One statement committed with synchronous=FULL: on the disk before this returns."""
+        self.conn.execute("PRAGMA synchronous=FULL")
+        try:
+            return self.conn.execute(sql, args)
+        finally:
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+
     def claim(self, entry_id: int, owner: str, at: float) -> OutboxEntry | None:
         """Take a due post for sending, atomically: two couriers can never both have it. None if
-        it is not pending any more, or its channel was paused since the batch was read."""
-        cur = self.conn.execute(
+        it is not pending any more, or its channel was paused since the batch was read. Durable
+        before the send: after a power loss the post is still known to be possibly on Discord."""
+        cur = self._durable(
             """UPDATE outbox SET status = 'sending', claimed_by = ?, claimed_at = ?, attempts = attempts + 1,
                 first_attempt_at = COALESCE(first_attempt_at, ?)
             WHERE id = ? AND status = 'pending'
@@ -687,8 +698,9 @@ class Store:
             AND channel_id NOT IN (SELECT channel_id FROM subscriptions WHERE kind = 'digest') ORDER BY id""").fetchall()
 
     def mark_sent(self, entry_id: int, message_id: int, at: float) -> None:
-        self.conn.execute("UPDATE outbox SET status = 'sent', message_id = ?, sent_at = ?, error = NULL WHERE id = ?",
-                          (message_id, at, entry_id))
+        """Durable: an acknowledged delivery survives a power loss."""
+        self._durable("UPDATE outbox SET status = 'sent', message_id = ?, sent_at = ?, error = NULL WHERE id = ?",
+                      (message_id, at, entry_id))
 
     def update_status(self, entry_id: int, old: str, new: str) -> bool:
         return self.conn.execute("UPDATE outbox SET status = ? WHERE id = ? AND status = ?", (new, entry_id, old)).rowcount == 1
