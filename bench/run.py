@@ -308,10 +308,48 @@ async def bench_fanout(tmp: Path) -> list[Row]:
     ]
 
 
+async def bench_where_command(tmp: Path) -> list[Row]:
+    """/where as the bot answers it (bot/drives.py): configuration, current position, traverse,
+    sample sites, tiles and the picture, with a cold and then a warm tile cache, over loopback."""
+    from dataclasses import replace
+
+    from bot.config import Config
+    from bot.drives import RoverMaps
+    from tests.mmgis_standin import MmgisStandIn
+
+    standin = MmgisStandIn(tile_texture=True).start()
+    http = make_http_client("roverbot-bench (contact: bench@example.org)", 30)
+    try:
+        config = replace(Config(), maps_base_url=standin.url, tile_hosts=("127.0.0.1",), tile_cache_dir=tmp / "where-tiles")
+        maps = RoverMaps(http, config, lambda: datetime(2026, 4, 26, 7, tzinfo=timezone.utc))
+        t0 = time.perf_counter()
+        post = await maps.where("perseverance")
+        cold_ms, cold_bytes = (time.perf_counter() - t0) * 1000, maps.tiles.downloaded_bytes
+        warm = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            await maps.where("perseverance")
+            warm.append((time.perf_counter() - t0) * 1000)
+        warm_bytes = maps.tiles.downloaded_bytes - cold_bytes
+    finally:
+        await http.aclose()
+        standin.stop()
+    size = len(post.attachments[0].data)
+    return [
+        ("/where (RoverMaps.where): cold tile cache", f"{cold_ms:.0f} ms, {cold_bytes / 1e3:.0f} kB tiles", "< 3000 ms",
+         cold_ms < 3000),
+        ("/where: warm tile cache (median of 5)", f"{statistics.median(warm):.0f} ms, {warm_bytes} B tiles",
+         "< 1000 ms, 0 B", statistics.median(warm) < 1000 and warm_bytes == 0),
+        ("/where: traverse parses over 6 answers", f"{maps.client.parses}", "1", maps.client.parses == 1),
+        ("/where: picture", f"{size / 1e3:.0f} kB", "< 200 kB", size < 200_000),
+    ]
+
+
 SUITES: dict[str, Callable] = {"ingest": bench_ingest, "idle_poll": bench_idle_poll, "sol": bench_sol_from_store,
                                "interactions": bench_interactions, "posting": bench_posting,
                                "digest_picture": bench_digest_picture, "fanout": bench_fanout, "soak": bench_soak,
-                               "burst": bench_burst, "panorama": bench_panorama, "where": bench_where}
+                               "burst": bench_burst, "panorama": bench_panorama, "where": bench_where,
+                               "where_command": bench_where_command}
 
 
 def print_table(rows: list[Row]) -> None:

@@ -251,14 +251,20 @@ class RoverBot(commands.Bot):
         from cogs.gallery import GalleryCog
         from cogs.milestones import MilestoneCog
 
+        from cogs.help import HelpCog
         from cogs.panorama import PanoramaCog
         from cogs.subscriptions import SubscriptionCog
 
-        self.add_dynamic_items(render.PagerButton)
+        self.add_dynamic_items(render.PagerButton, render.PageMenu)
         await self.add_cog(GalleryCog(self))
         await self.add_cog(MilestoneCog(self))
         await self.add_cog(SubscriptionCog(self))
         await self.add_cog(PanoramaCog(self.services.panoramas, self.services.catalogue))
+        if self.services.rovermaps is not None:
+            from cogs.where import WhereCog
+
+            await self.add_cog(WhereCog(self.services.rovermaps))
+        await self.add_cog(HelpCog())
         if self.automate:
             self.automation.recover()
             self.scheduler = schedule.build(self.automation, self.services.config)
@@ -271,6 +277,21 @@ class RoverBot(commands.Bot):
             self.scheduler.shutdown(wait=False)
             await schedule.stop_running(self.scheduler, STOP_SECONDS)
         await super().close()
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        """Say hello once, where the server lets bots speak (its system channel), with how to start."""
+        store = self.services.store
+        if store.get(f"hello:{guild.id}") is not None:
+            return  # rejoined: it heard this already
+        channel = guild.system_channel
+        if channel is None or guild.me is None or not channel.permissions_for(guild.me).send_messages:
+            log.info("joined guild %s; no system channel I may post in, so no hello", guild.id)
+            return
+        store.put(f"hello:{guild.id}", "said")
+        try:
+            await channel.send(**render.message(compose.hello_post()))
+        except discord.HTTPException as e:
+            log.warning("could not say hello in guild %s: %s", guild.id, e)
 
     async def on_ready(self) -> None:
         log.info("connected as %s (id %s) to %d guild(s)", self.user, self.user.id if self.user else "?", len(self.guilds))

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
-from . import compose, crashpoints, digest, marstime, products
+from . import compose, crashpoints, digest, interest, marstime, parse, products
 from .products import ProductMaker
 from .cameras import Catalogue
 from .delivery import Courier
@@ -26,6 +26,9 @@ from .models import NewsItem, Post, RoverImage, Subscription
 from .news import NewsError, NewsReader
 from .poller import ImagePoller
 from .store import Store
+from . import where
+from .drives import RoverMaps, position_from_json, position_to_json
+from .nasa import NasaError
 
 log = logging.getLogger("roverbot.automation")
 
@@ -45,14 +48,19 @@ class CycleReport:
     new: int = 0
     queued: int = 0
     error: str | None = None
+    items: list = field(default_factory=list)  # the new news items, for the command line
 
 
 class Automation:
     def __init__(self, store: Store, poller: ImagePoller, news: NewsReader, maker: DigestMaker, courier: Courier,
                  gallery: Gallery, catalogue: Catalogue, *, clock: Callable[[], datetime],
                  poll_interval: float = 600.0, news_interval: float = 1800.0, group_wait: float = 0.0,
-                 retention: tuple[float, float, float] = (7, 14, 30), products: "ProductMaker | None" = None):
+                 retention: tuple[float, float, float] = (7, 14, 30), products: "ProductMaker | None" = None,
+                 rovermaps: "RoverMaps | None" = None, drives_interval: float = 1800.0):
         self.products = products  # panoramas, 3D views and movies for image posts and digests
+        self.rovermaps = rovermaps  # NASA's rover map: drive posts, places of pictures, the digest's drive line
+        self.drives_interval = drives_interval
+        self._drive_days: dict[tuple, tuple[float | None, bytes | None]] = {}  # digest window -> drive line, map
         self.retention = retention  # days: sent posts, finished polls, stored pictures
         self._days: dict[tuple, tuple] = {}  # digest window -> its pictures, news and contact sheet
         self.days_computed = 0
@@ -125,10 +133,15 @@ class Automation:
                   and (i.received_utc is None or i.received_utc.timestamp() >= sub.created_at)]
         queued = 0
         now = self.now()
-        for group in compose.groups(wanted, self.catalogue):
-            first = group[0]
-            family = self.catalogue.family_of(first.instrument)
-            grp = f"{first.sol}:{family}:{first.sequence or first.exposure_id}"
+        # Most interesting first: the outbox sends in id order, so the hour's budget goes to the best
+        # groups (panoramas, long sequences, science cameras, colour, cameras back after a while) and
+        # the rest is held for the digest. Engineering singles of a sol become one "also on" post.
+        sent = self.store.sent_groups(sub.channel_id, now - interest.A_WHILE.total_seconds())
+        context = interest.Context(now=self.clock(), catalogue=self.catalogue, extents=self._extents(wanted),
+                                   last_posted=interest.last_posted_by_family(sent))
+        groups = interest.roll_up(interest.as_groups(compose.groups(wanted, self.catalogue), self.catalogue), self.catalogue)
+        for ranked in interest.rank(groups, context):
+            group, family, grp = list(ranked.group.images), ranked.group.family, ranked.group.key
             waiting = self.store.open_group(sub.channel_id, grp)
             if waiting is not None:
                 # The same sequence is still coming in: one post for all of it, sent when it settles.
@@ -136,13 +149,14 @@ class Automation:
                 exposures = list(dict.fromkeys(old.get("exposures", []) + [i.exposure_id for i in group]))
                 merged = sorted(self.store.images_by_exposure(exposures),
                                 key=lambda i: (i.taken_utc.isoformat() if i.taken_utc else "", i.exposure_id))
-                payload = self._group_payload(merged, family, sub)
+                payload = self._group_payload(merged, family, sub, old.get("rolled_up", 0))
                 # Each newcomer extends the wait, but never past three waits from the first. A post
                 # claimed for sending meanwhile is never changed: the newcomers make a post of their own.
                 if self.store.update_payload(entry_id, payload, min(created + 3 * self.group_wait, now + self.group_wait)):
                     continue
             key = f"images:{sub.channel_id}:{poll_id}:{grp}"
-            if self.store.enqueue(key, sub.guild_id, sub.channel_id, "images", self._group_payload(group, family, sub), now,
+            if self.store.enqueue(key, sub.guild_id, sub.channel_id, "images",
+                                  self._group_payload(group, family, sub, ranked.group.rolled_up), now,
                                   not_before=now + self.group_wait, group=grp):
                 queued += 1
         return queued
@@ -171,14 +185,33 @@ class Automation:
                 attached += 1
         return attached
 
-    def _group_payload(self, images: Sequence[RoverImage], family: str, sub: Subscription) -> dict:
-        post = compose.image_group(images, self.catalogue, sub.role_id)
+    def _group_payload(self, images: Sequence[RoverImage], family: str, sub: Subscription, rolled_up: int = 0) -> dict:
+        post = compose.image_group(images, self.catalogue, sub.role_id, rolled_up=rolled_up)
+        if self.rovermaps is not None:  # held localizations only: nothing is fetched per picture
+            post = compose.with_places(post, self.rovermaps.place_of)
         return payload_of(post, self.store, summary_label=self.catalogue.family_label(family), count=len(images),
-                          exposures=[i.exposure_id for i in images])
+                          exposures=[i.exposure_id for i in images], rolled_up=rolled_up)
+
+    def _extents(self, images: Sequence[RoverImage]) -> dict[str, "interest.Extent"]:
+        """Size and aim of each picture, from the geometry the poll kept (panoramas score as such)."""
+        out: dict[str, interest.Extent] = {}
+        for sol, sequence in {(i.sol, i.sequence) for i in images if i.sequence}:
+            for rec in self.store.frame_records(sol, sequence):
+                exposure = parse.exposure_of(str(rec.get("imageid", "")))[0]
+                out.setdefault(exposure, interest.extent_of(rec))
+        return out
 
     # ------------------------------------------------------------ news
 
     async def news_cycle(self) -> CycleReport:
+        report = await self.read_news()
+        report.queued = self.dispatch_news()
+        await self.courier.pump()
+        return report
+
+    async def read_news(self) -> CycleReport:
+        """Read every feed once and record what is new (the first read of a feed is its baseline);
+        posting it is dispatch_news's job. `roverbot poll --once` runs just this."""
         report = CycleReport()
         for feed in self.news.feeds:
             if self.backing_off(f"news:{feed}", self.news_interval):
@@ -204,8 +237,7 @@ class Automation:
                 log.info("news baseline for %s: %d items, none posted", feed, len(items))
             else:
                 report.new += len(fresh)
-        report.queued = self.dispatch_news()
-        await self.courier.pump()
+                report.items += fresh
         return report
 
     def dispatch_news(self) -> int:
@@ -292,6 +324,7 @@ class Automation:
         content = DigestContent(title=title, start=start, end=end, images=found, news=news,
                                 held=[h.payload for h in held], picture=picture, picture_frames=frames,
                                 quiet_reason="" if found else self.maker.quiet_reason(start, end))
+        content.driven_m, content.drive_map = await self._drive_day(start, end)
         return content, [h.id for h in held]
 
     async def queue_digest(self, sub: Subscription, local_date: str, now: datetime) -> bool:
@@ -347,6 +380,68 @@ class Automation:
                                 images=found, news=news, picture=picture, picture_frames=frames,
                                 quiet_reason="" if found else self.maker.quiet_reason(start, end))
         return compose.digest(content, self.catalogue)
+
+    # ------------------------------------------------------------ drives
+
+    async def drives_cycle(self) -> CycleReport:
+        """Read Perseverance's current position; a new end-of-drive localization is one post per
+        `drives` subscription. The first read is a baseline; an unchanged, older or empty read
+        posts nothing. The new position is stored in the transaction that queues its posts, each
+        keyed by (channel, site, drive): a crash anywhere re-detects the same drive and queues
+        nothing twice."""
+        if self.rovermaps is None:
+            return CycleReport()
+        if self.backing_off("drives", self.drives_interval):
+            await self.courier.pump()
+            return CycleReport(error="backing off")
+        poll_id = self.store.start_poll("drives", self.now())
+        try:
+            _, loc = await self.rovermaps.current("M20")
+        except NasaError as e:
+            self.store.finish_poll(poll_id, 0, str(e), self.now())
+            self.store.mark_dispatched(poll_id, self.now())
+            log.warning("rover position unavailable: %s", e)
+            return CycleReport(error=str(e))
+        previous = position_from_json(self.store.rover_position("M20"))
+        await self.rovermaps.refresh_places("M20", loc, force=loc is not None and (previous is None or loc.key != previous.key))
+        drive = where.drive_from(previous, loc)
+        pictures = await self.rovermaps.drive_pictures(drive, loc) if drive is not None else (None, None)
+        queued = 0
+        with self.store.transaction():
+            if drive is not None:
+                queued = self._queue_drive(drive, *pictures)
+            if loc is not None and (previous is None or loc.key > previous.key):
+                self.store.put_rover_position("M20", position_to_json(loc))  # a baseline, a drive, or a move in place
+            self.store.finish_poll(poll_id, 1 if drive else 0, None, self.now())
+            self.store.mark_dispatched(poll_id, self.now())
+        if previous is None and loc is not None:
+            log.info("rover position baseline: sol %d, site %d, drive %d (nothing posted)", loc.sol, loc.site, loc.drive)
+        await self.courier.pump()
+        return CycleReport(new=1 if drive else 0, queued=queued)
+
+    def _queue_drive(self, drive: "where.Drive", picture: bytes | None, mosaic: bytes | None) -> int:
+        """Inside the caller's transaction: the posts and the new position are one commit."""
+        queued = 0
+        for sub in self.store.subscriptions(kind="drives"):
+            post = compose.drive_post("Perseverance", drive, picture, mosaic, sub.role_id)
+            payload = payload_of(post, self.store, summary_label="drive", count=1)
+            if self.store.enqueue(f"drives:{sub.channel_id}:{drive.site}:{drive.drive}", sub.guild_id, sub.channel_id,
+                                  "drives", payload, self.now()):
+                queued += 1
+        return queued
+
+    async def _drive_day(self, start: datetime, end: datetime) -> tuple[float | None, bytes | None]:
+        """How far Perseverance drove in a digest window, and a small map when it moved: computed
+        once per window, however many channels share it; (None, None) when NASA's map can't say."""
+        if self.rovermaps is None:
+            return None, None
+        key = (start.timestamp(), end.timestamp())
+        if key not in self._drive_days:
+            found = await self.rovermaps.day(start, end)
+            self._drive_days[key] = found if found is not None else (None, None)
+            while len(self._drive_days) > 16:
+                self._drive_days.pop(next(iter(self._drive_days)))
+        return self._drive_days[key]
 
     # ------------------------------------------------------------ retention
 

@@ -47,9 +47,10 @@ class Command:
     name: str
     sol: int | None = None
     camera: str | None = None
+    text: str | None = None  # /milestone's name
 
 
-COMMANDS = ("latest", "sol", "now", "panorama")
+COMMANDS = ("latest", "sol", "now", "panorama", "milestone", "help", "where")
 
 
 def parse_command(text: str) -> Command:
@@ -65,10 +66,20 @@ def parse_command(text: str) -> Command:
         raise CliError(f"unknown command /{shown(name)}; preview knows {', '.join('/' + c for c in COMMANDS)}")
     named = {k.lower(): v for k, _, v in (w.partition(":") for w in words[1:] if ":" in w and not w.startswith(":"))}
     rest = [w for w in words[1:] if not (":" in w and not w.startswith(":"))]
-    if name == "now":
+    if name in ("now", "help"):
         if rest or named:
-            raise CliError("/now takes no arguments")
-        return Command("now")
+            raise CliError(f"/{name} takes no arguments")
+        return Command(name)
+    if name == "where":
+        rover = named.pop("rover", None) or (" ".join(rest) or None)
+        if named:
+            raise CliError(f"/where has no option {next(iter(named))!r}")
+        return Command("where", text=rover)
+    if name == "milestone":
+        text = named.pop("name", None) or (" ".join(rest) or None)
+        if named:
+            raise CliError(f"/milestone has no option {next(iter(named))!r}")
+        return Command("milestone", text=text)
     if name == "panorama":
         sol_text = named.pop("sol", None)
         if sol_text is None and rest and rest[0].lstrip("-").isdigit():
@@ -142,16 +153,49 @@ async def preview(args: argparse.Namespace, config: config_mod.Config) -> int:
     if command.name == "now":
         emit(compose.now(marstime.clock(clock())), args.json, args.out)
         return EXIT_OK
+    if command.name == "help":
+        emit(compose.help_post(), args.json, args.out)
+        return EXIT_OK
     # A preview needs no database: it reads NASA into a throwaway in-memory store.
     async with services.build(config, clock, database=":memory:") as svc:
         if command.name == "sol":
             post = await svc.gallery.sol(command.sol, command.camera, page=args.page - 1)
         elif command.name == "panorama":
             post = await svc.panoramas.sol(command.sol, command.camera, args.page - 1)
+        elif command.name == "where":
+            post = await svc.rovermaps.where(command.text)  # the map picture is its attachment: --out writes it
+        elif command.name == "milestone":
+            post = await svc.gallery.milestone(command.text) if command.text else svc.gallery.timeline_page(args.page - 1)
         else:
             post = await svc.gallery.latest(command.camera, page=args.page - 1)
+        if args.out is not None:
+            await write_pictures(post, svc, args.out)
     emit(post, args.json, args.out)
     return EXIT_OK
+
+
+def _small(url: str) -> str:
+    """NASA's small rendition of a picture URL (`…_1200.jpg` -> `…_320.jpg`), else the URL itself."""
+    for size in ("_1200.jpg", "_800.jpg"):
+        if url.endswith(size):
+            return url[: -len(size)] + "_320.jpg"
+    return url
+
+
+async def write_pictures(post: Post, svc, out: Path) -> None:
+    """--out: the pictures a message shows, as small renditions, so a person can look without Discord."""
+    out.mkdir(parents=True, exist_ok=True)
+    urls = [e.image_url for e in post.embeds if e.image_url and e.image_url.startswith("http")]
+    for i, url in enumerate(dict.fromkeys(urls), 1):
+        small = _small(url)
+        try:
+            data = await svc.nasa.image(small, allowed_hosts=services.picture_hosts(svc.config),
+                                        max_bytes=svc.config.max_image_bytes)
+        except Exception as e:  # one missing picture doesn't spoil the preview
+            print(f"warning: picture {i} not written ({e})", file=sys.stderr)
+            continue
+        name = Path(small.split("?")[0]).name or f"picture-{i}.jpg"
+        (out / f"{i:02d}-{name}").write_bytes(data)
 
 
 async def poll(args: argparse.Namespace, config: config_mod.Config) -> int:
@@ -163,6 +207,7 @@ async def poll(args: argparse.Namespace, config: config_mod.Config) -> int:
             result = await svc.poller.poll()
             groups = compose.groups(result.new, svc.catalogue)
             posts = [compose.image_group(g, svc.catalogue) for g in groups]
+            news = await svc.automation(_NoDiscord()).read_news()  # the news feeds too: the bot's whole cycle
     if result.error and not result.new:
         raise CliError(f"NASA's raw-image feed could not be read: {result.error}", EXIT_UNAVAILABLE)
     if args.json:
@@ -170,6 +215,7 @@ async def poll(args: argparse.Namespace, config: config_mod.Config) -> int:
             "baseline": result.baseline, "pages": result.pages, "records": result.seen,
             "new_images": len(result.new), "error": result.error,
             "posts": [compose.payload(p) for p in posts],
+            "news": {"new": news.new, "error": news.error, "posts": [compose.payload(compose.news_post(n)) for n in news.items]},
         }, indent=2, ensure_ascii=False))
         return EXIT_OK
     if result.baseline:
@@ -180,6 +226,14 @@ async def poll(args: argparse.Namespace, config: config_mod.Config) -> int:
         print(f"{len(result.new)} new picture(s) in {len(posts)} post(s):\n")
         for p in posts:
             print(p.text, end="\n\n")
+    if news.items:
+        print(f"\n{len(news.items)} new news article(s):")
+        for n in news.items:
+            print(f"  - {n.title} {n.link}")
+    elif news.error:
+        print(f"warning: a news feed could not be read: {news.error}", file=sys.stderr)
+    else:
+        print("No new news articles (the first read of a feed is its baseline).")
     if result.error:
         print(f"warning: the cycle stopped early: {result.error}", file=sys.stderr)
     return EXIT_OK
@@ -341,7 +395,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("sync", help="register the slash commands (globally, or to discord.dev_guild_id)")
 
     p = sub.add_parser("preview", help='print what a slash command would answer, e.g. "/sol 3 navcam"')
-    p.add_argument("command", help='"/latest [camera]", "/sol <n> [camera]" or "/now"')
+    p.add_argument("command", help='"/latest [camera]", "/sol <n> [camera]", "/panorama [sol] [camera]", '
+                                   '"/milestone [name]", "/now" or "/help"')
     p.add_argument("--json", action="store_true", help="print the Discord message payload")
     p.add_argument("--out", type=Path, help="also write the payload and attachments to this folder")
     p.add_argument("--at", help="pretend it is this UTC time (ISO 8601)")

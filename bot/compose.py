@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 from . import marstime
 from .cameras import Catalogue
-from .models import Attachment, Button, Embed, EmbedField, MarsClock, NewsItem, Post, RoverImage
+from .models import Attachment, Button, Menu, Embed, EmbedField, MarsClock, NewsItem, Post, RoverImage
 
 if TYPE_CHECKING:
     from .milestones import Milestone
@@ -75,16 +75,17 @@ class GalleryQuery:
     sol: int
     camera: str  # Selection.key, '' for every camera
     page: int = 0
+    newest_first: bool = False  # /latest: the newest picture leads
 
     def custom_id(self, page: int) -> str:
-        return f"{GALLERY_PREFIX}:{self.mission}:{self.sol}:{self.camera}:{page}"
+        return f"{GALLERY_PREFIX}:{self.mission}:{self.sol}:{self.camera}:{page}" + (":n" if self.newest_first else "")
 
     @classmethod
     def from_custom_id(cls, custom_id: str) -> "GalleryQuery":
-        prefix, mission, sol, camera, page = custom_id.split(":")
-        if prefix != GALLERY_PREFIX:
+        prefix, mission, sol, camera, page, *order = custom_id.split(":")
+        if prefix != GALLERY_PREFIX or order not in ([], ["n"]):
             raise ValueError(custom_id)
-        return cls(mission, int(sol), camera, int(page))
+        return cls(mission, int(sol), camera, int(page), newest_first=order == ["n"])
 
 
 def image_embed(img: RoverImage, catalogue: Catalogue, *, index: int | None = None, total: int | None = None) -> Embed:
@@ -106,8 +107,7 @@ def image_embed(img: RoverImage, catalogue: Catalogue, *, index: int | None = No
         title=clip(safe(img.title), MAX_TITLE),
         description=clip("\n\n".join(lines), MAX_DESCRIPTION),
         url=img.link or img.full_res,
-        image_url=img.large,
-        thumbnail_url=img.small,
+        image_url=img.large,  # no thumbnail: the same frame twice in one card is noise
         footer=clip(footer, MAX_FOOTER),
         timestamp=img.taken_utc,
         color=MARS_RED,
@@ -146,13 +146,29 @@ def gallery(shown: Sequence[RoverImage], total: int, query: GalleryQuery, label:
     if products:
         # The sol's sequences make panoramas, 3D views or movies: one click away.
         buttons += (Button(f"🌄 Panoramas & more ({products})", product_custom_id(query.sol, query.camera, 0)),)
+    menu = page_menu(query, page, pages)
     embeds = fit(embeds)
     text_lines = [_strip_markup(content), ""]
     for i, img in enumerate(shown):
         text_lines += _image_text(img, start + i + 1, catalogue)
     if pages > 1:
         text_lines.append(f"page {page + 1} of {pages} (--page N for another)")
-    return Post(content=clip(content, MAX_CONTENT), embeds=tuple(embeds), buttons=buttons, text="\n".join(text_lines))
+    return Post(content=clip(content, MAX_CONTENT), embeds=tuple(embeds), buttons=buttons, text="\n".join(text_lines),
+                menu=menu)
+
+
+PAGE_MENU_PREFIX = "rbs"  # the jump-to-page select of a gallery: rbs:<the query's first-page custom id>
+MENU_MAX = 25  # Discord's limit of options in a select menu
+
+
+def page_menu(query: GalleryQuery, page: int, pages: int) -> Menu | None:
+    """Long galleries can jump, not only step: up to 25 pages around the current one."""
+    if pages <= 3:
+        return None
+    first = max(0, min(page - MENU_MAX // 2, pages - MENU_MAX))
+    options = tuple((f"Page {p + 1} of {pages}" + (" (this one)" if p == page else ""), query.custom_id(p))
+                    for p in range(first, min(pages, first + MENU_MAX)))
+    return Menu(custom_id=f"{PAGE_MENU_PREFIX}:{query.custom_id(0)}"[:100], placeholder="Jump to a page…", options=options)
 
 
 def _image_text(img: RoverImage, n: int, catalogue: Catalogue) -> list[str]:
@@ -203,14 +219,18 @@ def groups(images: Iterable[RoverImage], catalogue: Catalogue) -> list[list[Rove
     return [list(g) for _, g in groupby(ordered, key=key)]
 
 
-def image_group(images: Sequence[RoverImage], catalogue: Catalogue, role_id: int | None = None) -> Post:
-    """One automatic post for one group of new images."""
+def image_group(images: Sequence[RoverImage], catalogue: Catalogue, role_id: int | None = None, *,
+                rolled_up: int = 0) -> Post:
+    """One automatic post for one group of new images (or a roll-up of `rolled_up` small groups)."""
     first = images[0]
     family = catalogue.family_of(first.instrument)
     label = catalogue.family_label(family)
     n = len(images)
     seq = f" · sequence {first.sequence}" if first.sequence else ""
     content = f"📷 **New from Perseverance — sol {first.sol}, {label}**: {n} {'picture' if n == 1 else 'pictures'}{seq}"
+    if rolled_up:
+        content = (f"📷 **Also on sol {first.sol} — {label}**: {n} {'picture' if n == 1 else 'pictures'}"
+                   f" from {rolled_up} short sequences")
     if n > GROUP_PREVIEW:
         content += f" (showing {GROUP_PREVIEW}; `/sol {first.sol} {family}` for all)"
     if role_id:
@@ -283,6 +303,48 @@ def products_post(sol: int, label: str, camera_key: str, plans: Sequence, index:
     text = "\n".join([_strip_markup(content), *lines, f"attachment: {product.filename} ({len(product.data):,} bytes)"])
     return Post(content=clip(content, MAX_CONTENT), embeds=tuple(fit([embed])), buttons=buttons,
                 attachments=(Attachment(product.filename, product.data),), text=text)
+
+
+# ------------------------------------------------------------------ /help and hello
+
+HELP = (
+    ("/latest [camera]", "The newest raw pictures, newest first.", "`/latest` · `/latest mastcam` · `/latest selfie`"),
+    ("/sol <sol> [camera]", "Every picture of one Mars day, paged, with a jump-to-page menu.", "`/sol 3 navcam` · `/sol 1994`"),
+    ("/panorama [sol] [camera]", "Panoramas, red-cyan 3D views and movies roverbot assembles from a sol's frames.",
+     "`/panorama` · `/panorama 1994 navcam`"),
+    ("/milestone [name]", "A moment of the mission with its pictures, or the whole timeline.",
+     "`/milestone landing` · `/milestone first-flight` · `/milestone`"),
+    ("/now", "The sol and local solar time at the rover, and when this sol runs on Earth.", "`/now`"),
+    ("/subscribe kind:… [channel] [camera] [time] [timezone] [role]",
+     "Automatic posts (Manage Server): new images, mission news, or a daily digest.",
+     "`/subscribe kind:images camera:mastcam role:@colour-fans` · `/subscribe kind:digest time:08:30 timezone:Europe/Berlin`"),
+    ("/subscriptions · /unsubscribe", "See and remove this server's automatic posts (Manage Server).", "`/subscriptions`"),
+    ("/digest", "A private preview of the next daily digest in this channel.", "`/digest`"),
+    ("/help", "This list (only you see it).", "`/help`"),
+)
+
+
+def help_post() -> Post:
+    """What each command does, with examples; sent only to the one who asked."""
+    fields = tuple(EmbedField(name, f"{what}\n{examples}", inline=False) for name, what, examples in HELP)
+    embed = Embed(title="roverbot: NASA's Mars rovers in Discord",
+                  description="Raw pictures straight from NASA's feed, minutes after they reach Earth. Camera names can be "
+                              "families (`navcam`, `hazcam`, `mastcam`, `watson`, `supercam`…), codes (`NAVCAM_LEFT`) or "
+                              "everyday names (`selfie`, `ingenuity`); autocomplete helps.",
+                  color=MARS_RED, fields=fields, footer="Pictures: NASA/JPL-Caltech and partners")
+    text = "\n".join(f"{name}: {what} e.g. {examples.replace('`', '')}" for name, what, examples in HELP)
+    return Post(embeds=tuple(fit([embed])), ephemeral=True, text=text)
+
+
+def hello_post() -> Post:
+    """The one message roverbot says when it joins a server."""
+    embed = Embed(title="Hello from roverbot 👋",
+                  description="I bring NASA's Mars rover Perseverance here: try `/latest`, `/sol 3 navcam` or `/panorama`.\n\n"
+                              "Someone with **Manage Server** can have me post automatically: `/subscribe kind:images` for "
+                              "new pictures (grouped, never a flood), `kind:news` for mission news, `kind:digest` for one "
+                              "daily summary at your local time. `/help` lists everything.",
+                  color=MARS_RED)
+    return Post(embeds=(embed,), text="Hello from roverbot")
 
 
 # ------------------------------------------------------------------ /milestone
@@ -390,17 +452,98 @@ def digest(content, catalogue: Catalogue, role_id: int | None = None) -> Post:
         if len(content.news) > 6:
             heads.append(f"…and {len(content.news) - 6} more")
         fields.append(EmbedField("Mission news", clip("\n".join(heads), MAX_FIELD_VALUE), inline=False))
+    if content.driven_m is not None:
+        lines.append(drive_line(content.driven_m))
     attachments = (Attachment(DIGEST_PICTURE, content.picture),) if content.picture else ()
     embed = Embed(title=clip(content.title, MAX_TITLE), description=clip("\n".join(lines), MAX_DESCRIPTION),
                   image_url=f"attachment://{DIGEST_PICTURE}" if content.picture else None, color=MARS_RED,
                   fields=tuple(fields), footer=f"Covers {content.start:%Y-%m-%d %H:%M} – {content.end:%Y-%m-%d %H:%M} UTC",
                   timestamp=content.end)
+    embeds = [embed]
+    if content.drive_map:  # a small map when the rover moved that day
+        map_name = picture_name("digest-map", content.drive_map)
+        attachments += (Attachment(map_name, content.drive_map),)
+        embeds.append(Embed(title="Where the rover drove", image_url=f"attachment://{map_name}", color=WHERE_BLUE))
     ping = f"<@&{role_id}>" if role_id else ""
     text = [content.title, *[_strip_markup(l) for l in lines]]
     text += [f"  {f.name}: {_strip_markup(f.value).replace(chr(10), '; ')}" for f in fields]
     if content.picture:
         text.append(f"  picture: {DIGEST_PICTURE} ({content.picture_frames} frames, {len(content.picture):,} bytes)")
-    return Post(content=ping, embeds=tuple(fit([embed])), attachments=attachments, ping_role_id=role_id, text="\n".join(text))
+    return Post(content=ping, embeds=tuple(fit(embeds)), attachments=attachments, ping_role_id=role_id, text="\n".join(text))
+
+
+# ------------------------------------------------------------------ /where, drives, places
+
+WHERE_BLUE = 0x26A8FF  # MMGIS's rover-position colour
+
+
+def picture_name(stem: str, data: bytes) -> str:
+    """A map is PNG on a plain background and JPEG over tiles: the name must say which."""
+    return f"{stem}.png" if data.startswith(b"\x89PNG") else f"{stem}.jpg"
+
+
+def where_post(answer, picture: bytes) -> Post:
+    """/where: the rover's position in words, and the map (bot/where.py Where, map bytes)."""
+    name = picture_name("where", picture)
+    lines = answer.lines()
+    ns, ew = ("N" if answer.lat >= 0 else "S"), ("E" if answer.lon >= 0 else "W")
+    fields = [EmbedField("Sol", str(answer.sol)), EmbedField("Site / drive", f"{answer.site} / {answer.drive}"),
+              EmbedField("Position", f"{abs(answer.lat):.5f}°{ns}, {abs(answer.lon):.5f}°{ew}"),
+              EmbedField("Elevation", f"{answer.elevation_m:,.0f} m" if answer.elevation_m is not None else "not published")]
+    if answer.last_drive_m is not None:
+        fields.append(EmbedField("Last drive", f"{answer.last_drive_m:,.1f} m ({answer.last_drive_ft:,.0f} ft)"))
+    if answer.total_m is not None:
+        fields.append(EmbedField("Driven since landing", f"{answer.total_km:,.2f} km ({answer.total_mi:,.2f} mi)"))
+    fields.append(EmbedField("Localized", f"{timestamp(answer.localized_utc, 'R')} (sol {answer.sol}, estimated time)", inline=False))
+    embed = Embed(title=f"Where is {answer.rover}?", description=f"Localized on sol {answer.sol}, {answer.ago}.",
+                  image_url=f"attachment://{name}", color=WHERE_BLUE, fields=tuple(fields),
+                  footer="NASA/JPL-Caltech MMGIS · HiRISE basemap (NASA/JPL/UArizona) · north up")
+    text = "\n".join([*lines, f"attachment: {name} ({len(picture):,} bytes)"])
+    return Post(embeds=(embed,), attachments=(Attachment(name, picture),), text=text)
+
+
+def drive_post(rover: str, drive, picture: bytes | None, mosaic: bytes | None, role_id: int | None = None) -> Post:
+    """A `drives` subscription's post: "drove 49.9 m on sol 1840 (41.74 km since landing)", the map,
+    and NASA's end-of-drive 360° view from the new stop when it has one."""
+    head = f"🚙 **{rover} {drive.text()}**"
+    content = (f"<@&{role_id}> " if role_id else "") + head
+    attachments, embeds = [], []
+    if picture:
+        name = picture_name("drive-map", picture)
+        attachments.append(Attachment(name, picture))
+        embeds.append(Embed(title=f"Sol {drive.sol}: site {drive.site}, drive {drive.drive}", image_url=f"attachment://{name}",
+                            description=f"{abs(drive.lat):.5f}°{'N' if drive.lat >= 0 else 'S'}, "
+                                        f"{abs(drive.lon):.5f}°{'E' if drive.lon >= 0 else 'W'} · `/where` for more",
+                            color=WHERE_BLUE, footer="NASA/JPL-Caltech MMGIS · HiRISE basemap · north up"))
+    if mosaic:
+        attachments.append(Attachment("drive-360.jpg", mosaic))
+        embeds.append(Embed(title="The view from the new stop (360°)", image_url="attachment://drive-360.jpg",
+                            description="NASA's automatic end-of-drive Navcam mosaic; compass points along the bottom.",
+                            color=WHERE_BLUE, footer="NASA/JPL-Caltech"))
+    text = [_strip_markup(head)] + [f"attachment: {a.filename} ({len(a.data):,} bytes)" for a in attachments]
+    return Post(content=clip(content, MAX_CONTENT), embeds=tuple(embeds), attachments=tuple(attachments),
+                ping_role_id=role_id, text="\n".join(text))
+
+
+def with_places(post: Post, place_of) -> Post:
+    """Each picture embed says where it was taken, when `place_of(image URL)` knows (a site/drive
+    matching a localization); unknown places are left out silently."""
+    embeds, changed = [], False
+    for e in post.embeds:
+        place = place_of(e.image_url) if e.image_url and e.description else None
+        if place:
+            e = replace(e, description=clip(f"{e.description}\n📍 Taken {place}.", MAX_DESCRIPTION))
+            changed = True
+        embeds.append(e)
+    return replace(post, embeds=tuple(fit(embeds))) if changed else post
+
+
+def drive_line(metres: float) -> str:
+    """The digest's drive sentence."""
+    if metres <= 0:
+        return "The rover did not drive."
+    km = f" ({metres / 1000:,.2f} km)" if metres >= 1000 else ""
+    return f"🚙 The rover drove **{metres:,.1f} m**{km} ({metres / 0.3048:,.0f} ft)."
 
 
 # ------------------------------------------------------------------ /now
@@ -408,6 +551,14 @@ def digest(content, catalogue: Catalogue, role_id: int | None = None) -> Post:
 
 def now(clock: MarsClock) -> Post:
     mission = marstime.MISSIONS[clock.mission]
+    if clock.utc < mission.landing_utc:
+        # Before landing there is no sol yet: say when the rover lands instead of a negative sol.
+        embed = Embed(title=f"{mission.rover} hasn't landed yet",
+                      description=f"It lands {timestamp(mission.landing_utc, 'R')}, on {timestamp(mission.landing_utc, 'F')}. "
+                                  "Sol 0 is its landing day.", color=MARS_RED,
+                      footer="Mars24 algorithm (Allison & McEwen 2000)")
+        days = (mission.landing_utc - clock.utc).total_seconds() / 86400
+        return Post(embeds=(embed,), text=f"{mission.rover} lands in {days:.1f} days ({_plain_time(mission.landing_utc)})")
     begin, end = marstime.sol_interval(clock.sol, mission)
     fields = (
         EmbedField("Sol", str(clock.sol)),
@@ -465,6 +616,10 @@ def payload(post: Post) -> dict:
     }
     if post.buttons:
         body["components"] = [{"type": 1, "components": [_button_payload(b) for b in post.buttons]}]
+    if post.menu:
+        body["components"].append({"type": 1, "components": [{
+            "type": 3, "custom_id": post.menu.custom_id, "placeholder": post.menu.placeholder, "min_values": 1,
+            "max_values": 1, "options": [{"label": label, "value": value} for label, value in post.menu.options]}]})
     if post.ephemeral:
         body["flags"] = 64
     return body

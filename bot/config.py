@@ -48,6 +48,13 @@ class Config:
     retention_sent_days: int = 7
     retention_poll_days: int = 14
     retention_image_days: int = 30
+    # [maps]: NASA's MMGIS rover map (/where, drives subscriptions). Layers, tiles and end-of-drive
+    # mosaics are fetched only from maps_base_url's host and tile_hosts.
+    maps_base_url: str = "https://mars.nasa.gov"
+    tile_hosts: tuple[str, ...] = ("mars.nasa.gov",)
+    tile_cache_dir: Path = Path("roverbot-tiles")
+    tile_cache_max_mb: int = 200
+    drives_interval_minutes: int = 30
     source: Path | None = field(default=None, compare=False)
 
 
@@ -171,6 +178,13 @@ _SCHEMA: dict[str, dict[str, tuple[str, Callable[[str, Any], Any]]]] = {
         "keep_image_days": ("retention_image_days", _int_range(1, 3650)),
     },
     "discord": {"dev_guild_id": ("dev_guild_id", _guild), "admin_channel_id": ("admin_channel_id", _channel)},
+    "maps": {
+        "base_url": ("maps_base_url", _base_url),
+        "tile_hosts": ("tile_hosts", _host_list),
+        "tile_cache_dir": ("tile_cache_dir", _path),
+        "tile_cache_max_mb": ("tile_cache_max_mb", _int_range(1, 100_000)),
+        "drives_interval_minutes": ("drives_interval_minutes", _int_range(5, 1440)),
+    },
     "posting": {
         "messages_per_hour": ("messages_per_hour", _int_range(1, 60)),
         "group_wait_minutes": ("group_wait_minutes", _int_range(0, 120)),

@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Callable, Sequence
 from zoneinfo import ZoneInfo
 
-from . import conjunction, images, marstime
+from . import conjunction, images, interest, marstime
 from .cameras import Catalogue
 from .models import NewsItem, RoverImage
 from .nasa import NasaClient, NasaError
@@ -28,8 +28,6 @@ log = logging.getLogger("roverbot.digest")
 SHEET_FRAMES = 12
 SPARE_FRAMES = 6  # fetched in case some turn out blank or broken
 SHEET_CACHE = 8  # contact sheets kept for reuse
-# Colour science cameras first: they make the best small pictures.
-FAMILY_ORDER = ("mastcam", "watson", "navcam", "supercam", "heli", "skycam", "hazcam", "aci", "pixl", "cachecam", "edl")
 
 
 def local_moment(day: date, hhmm: str, tz: ZoneInfo) -> datetime:
@@ -71,27 +69,8 @@ class DigestContent:
     picture: bytes | None = None
     picture_frames: int = 0
     quiet_reason: str = ""
-
-
-def pick_frames(found: Sequence[RoverImage], catalogue: Catalogue, n: int) -> list[RoverImage]:
-    """The day's best frames: round-robin over camera families (colour science cameras first),
-    one exposure per sequence, so the sheet shows the variety of the day, not 12 Navcam strips."""
-    by_family: dict[str, list[RoverImage]] = {}
-    seen_sequences: set[tuple[str, str]] = set()
-    for img in sorted(found, key=lambda i: (-i.sol, i.taken_utc or datetime.min.replace(tzinfo=timezone.utc))):
-        fam = catalogue.family_of(img.instrument)
-        seq = (img.instrument, img.sequence or img.exposure_id)
-        if seq in seen_sequences:
-            continue
-        seen_sequences.add(seq)
-        by_family.setdefault(fam, []).append(img)
-    order = [f for f in FAMILY_ORDER if f in by_family] + sorted(set(by_family) - set(FAMILY_ORDER))
-    picked: list[RoverImage] = []
-    while len(picked) < n and any(by_family.get(f) for f in order):
-        for fam in order:
-            if by_family.get(fam) and len(picked) < n:
-                picked.append(by_family[fam].pop(0))
-    return picked
+    driven_m: float | None = None  # metres Perseverance drove in the window; None when NASA's map could not say
+    drive_map: bytes | None = None  # a small map, when it moved
 
 
 class DigestMaker:
@@ -114,7 +93,9 @@ class DigestMaker:
 
     async def picture(self, found: Sequence[RoverImage]) -> tuple[bytes | None, int]:
         """A contact sheet of the best frames from NASA's small renditions (never full resolution)."""
-        candidates = pick_frames(found, self.catalogue, SHEET_FRAMES + SPARE_FRAMES)
+        # The day's best frames by the same interest as posts (descent and sky-crane frames on landing day).
+        candidates = interest.pick_frames(found, SHEET_FRAMES + SPARE_FRAMES,
+                                          interest.Context(now=self.clock(), catalogue=self.catalogue))
         if not candidates:
             return None, 0
         key = hashlib.sha256("|".join(i.exposure_id for i in candidates).encode()).hexdigest()

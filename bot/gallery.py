@@ -67,7 +67,7 @@ class Gallery:
         selection = self.select(camera)
         sol = await self.latest_sol(selection)
         await self.ensure(sol, selection)
-        return self.compose(GalleryQuery(self.mission.key, sol, selection.key, page), selection)
+        return self.compose(GalleryQuery(self.mission.key, sol, selection.key, page, newest_first=True), selection)
 
     async def turn(self, custom_id: str) -> Post:
         """A paging button was pressed: everything needed is in its custom id."""
@@ -101,7 +101,8 @@ class Gallery:
             raise NoImages(self.why_empty(query.sol, selection))
         page = min(max(query.page, 0), compose.page_count(total) - 1)
         shown = self.store.images(self.mission.key, query.sol, selection.codes,
-                                  offset=page * compose.GALLERY_PAGE_SIZE, limit=compose.GALLERY_PAGE_SIZE)
+                                  offset=page * compose.GALLERY_PAGE_SIZE, limit=compose.GALLERY_PAGE_SIZE,
+                                  newest_first=query.newest_first)
         return compose.gallery(shown, total, replace(query, page=page), selection.label, self.catalogue,
                                products=self.products_of(query.sol, selection))
 

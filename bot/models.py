@@ -147,6 +147,15 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
+class Menu:
+    """A select menu that jumps to one of several pages; each value is the page's button custom id."""
+
+    custom_id: str
+    placeholder: str
+    options: tuple[tuple[str, str], ...]  # (label, value)
+
+
+@dataclass(frozen=True, slots=True)
 class Post:
     """A message, as plain values; bot/render.py turns it into discord objects."""
 
@@ -157,6 +166,7 @@ class Post:
     ping_role_id: int | None = None  # the only mention a post may ever make
     ephemeral: bool = False
     text: str = field(default="", compare=False)  # the plain-text rendering for the CLI
+    menu: Menu | None = None
 
 
 # ---------------------------------------------------------------- answers to bad input

@@ -37,19 +37,48 @@ class PagerButton(discord.ui.DynamicItem[discord.ui.Button], template=PAGER_TEMP
         await handler(interaction, self.custom_id)
 
 
+MENU_TEMPLATE = re.compile(rf"{compose.PAGE_MENU_PREFIX}:(?P<rest>[^\s]*)")
+
+
+class PageMenu(discord.ui.DynamicItem[discord.ui.Select], template=MENU_TEMPLATE):
+    """A gallery's jump-to-page menu; the chosen option's value is that page's button custom id."""
+
+    def __init__(self, custom_id: str, placeholder: str = "Jump to a page…",
+                 options: tuple[tuple[str, str], ...] = ()):
+        select = discord.ui.Select(custom_id=custom_id, placeholder=placeholder, min_values=1, max_values=1,
+                                   options=[discord.SelectOption(label=label, value=value) for label, value in options]
+                                   or [discord.SelectOption(label="…", value="noop")])
+        super().__init__(select)
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item, match: re.Match[str], /):
+        return cls(match.string)
+
+    async def callback(self, interaction: discord.Interaction) -> Any:
+        values = (interaction.data or {}).get("values") or []  # type: ignore[union-attr]
+        handler: PagerHandler = getattr(interaction.client, "turn_page")
+        await handler(interaction, values[0] if values else f"{compose.GALLERY_PREFIX}:noop")
+
+
 def embeds(post: Post) -> list[discord.Embed]:
     return [discord.Embed.from_dict(compose.embed_payload(e)) for e in post.embeds]
 
 
 def view(post: Post) -> discord.ui.View | None:
-    if not post.buttons:
+    if not post.buttons and post.menu is None:
         return None
     v = discord.ui.View(timeout=None)
     for b in post.buttons:
         if b.url:
-            v.add_item(discord.ui.Button(label=b.label, url=b.url, disabled=b.disabled))
+            v.add_item(discord.ui.Button(label=b.label, url=b.url, disabled=b.disabled, row=0))
         else:
-            v.add_item(PagerButton(b.custom_id or "", b.label, b.disabled))
+            item = PagerButton(b.custom_id or "", b.label, b.disabled)
+            item.item.row = 0
+            v.add_item(item)
+    if post.menu is not None:
+        menu = PageMenu(post.menu.custom_id, post.menu.placeholder, post.menu.options)
+        menu.item.row = 1
+        v.add_item(menu)
     return v
 
 

@@ -64,6 +64,8 @@ def build(automation: Automation, config: Config, *, start_delay: timedelta = ti
         ("digests", automation.digest_cycle, IntervalTrigger(minutes=1), first + timedelta(seconds=3)),
         ("news", automation.news_cycle, IntervalTrigger(minutes=config.news_interval_minutes), first + timedelta(seconds=6)),
         ("retention", automation.retention_cycle, IntervalTrigger(hours=1), first + timedelta(minutes=5)),
+        # The rover's current position (a small file); a new end-of-drive localization is a drives post.
+        ("drives", automation.drives_cycle, IntervalTrigger(minutes=config.drives_interval_minutes), first + timedelta(seconds=9)),
     )
     for name, job, trigger, start in jobs:
         scheduler.add_job(_guarded(name, job, running), trigger, id=name, name=name, next_run_time=start, replace_existing=True,

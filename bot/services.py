@@ -20,6 +20,7 @@ from .config import Config
 from .automation import Automation
 from .delivery import Courier, Pacer, Sender
 from .digest import DigestMaker
+from .drives import PlacedGallery, RoverMaps
 from .gallery import Gallery
 from .news import NewsReader
 from .nasa import NasaClient, make_http_client
@@ -47,6 +48,7 @@ class Services:
     maker: DigestMaker | None = None
     products: ProductMaker | None = None
     panoramas: Panoramas | None = None
+    rovermaps: RoverMaps | None = None  # one for the bot's lifetime: the parsed traverse and tile cache live here
 
     def automation(self, sender: Sender) -> Automation:
         """The automatic-post machinery, delivering through `sender` (Discord, or a test's)."""
@@ -58,7 +60,8 @@ class Services:
                           news_interval=self.config.news_interval_minutes * 60.0,
                           group_wait=self.config.group_wait_minutes * 60.0,
                           retention=(self.config.retention_sent_days, self.config.retention_poll_days,
-                                     self.config.retention_image_days), products=self.products)
+                                     self.config.retention_image_days), products=self.products,
+                          rovermaps=self.rovermaps, drives_interval=self.config.drives_interval_minutes * 60.0)
 
 
 def make_digest_maker(svc: "Services") -> DigestMaker:
@@ -83,6 +86,7 @@ def allowed_hosts(config: Config) -> tuple[str, ...]:
 
     hosts = [urlsplit(config.nasa_base_url).netloc.lower(), *config.image_hosts]
     hosts += [urlsplit(f).netloc.lower() for f in config.news_feeds]
+    hosts += [urlsplit(config.maps_base_url).netloc.lower(), *config.tile_hosts]  # NASA's map: layers, tiles, mosaics
     return tuple(dict.fromkeys(hosts))
 
 
@@ -95,8 +99,10 @@ async def build(config: Config, clock: Callable[[], datetime] = system_clock, *,
     http = make_http_client(config.user_agent, config.timeout_seconds, allowed_hosts(config))
     try:
         nasa = NasaClient(http, config.nasa_base_url, retries=config.retries)
-        gallery = Gallery(nasa.with_budget(COMMAND_BUDGET_SECONDS), store, catalogue, clock=clock,
-                          hosts=picture_hosts(config), budget_seconds=COMMAND_BUDGET_SECONDS)
+        rovermaps = RoverMaps(http, config, clock)
+        gallery = PlacedGallery(nasa.with_budget(COMMAND_BUDGET_SECONDS), store, catalogue, clock=clock,
+                                hosts=picture_hosts(config), budget_seconds=COMMAND_BUDGET_SECONDS)
+        gallery.places = rovermaps  # galleries say where a picture was taken, from the held localizations
         maker = ProductMaker(nasa, image_hosts=picture_hosts(config), max_image_bytes=config.max_image_bytes)
         yield Services(
             config=config,
@@ -111,6 +117,7 @@ async def build(config: Config, clock: Callable[[], datetime] = system_clock, *,
             news=NewsReader(http, config.news_feeds),
             products=maker,
             panoramas=Panoramas(gallery, store, maker, catalogue, budget_seconds=COMMAND_BUDGET_SECONDS),
+            rovermaps=rovermaps,
         )
     finally:
         maker.close()

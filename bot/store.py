@@ -163,6 +163,32 @@ MIGRATIONS: list[str] = [
     CREATE INDEX frames_by_sequence ON frames (sol, sequence);
     CREATE INDEX frames_by_seen ON frames (seen_at);
     """,
+    # drives: a subscription kind for new end-of-drive positions. SQLite cannot ALTER a CHECK, so
+    # the table is rebuilt with the wider one and every row copied (ids kept). The rover's last
+    # position lives in `state` (drives.position:<mission>).
+    """
+    CREATE TABLE subscriptions_new (
+        id           INTEGER PRIMARY KEY,
+        guild_id     INTEGER NOT NULL,
+        channel_id   INTEGER NOT NULL,
+        kind         TEXT NOT NULL CHECK (kind IN ('images', 'news', 'digest', 'drives')),
+        camera       TEXT NOT NULL DEFAULT '',
+        codes        TEXT NOT NULL DEFAULT '',
+        digest_time  TEXT NOT NULL DEFAULT '09:00',
+        timezone     TEXT NOT NULL DEFAULT 'UTC',
+        role_id      INTEGER,
+        created_at   REAL NOT NULL,
+        paused_at    REAL,
+        paused_reason TEXT,
+        UNIQUE (channel_id, kind)
+    );
+    INSERT INTO subscriptions_new (id, guild_id, channel_id, kind, camera, codes, digest_time, timezone, role_id,
+                                   created_at, paused_at, paused_reason)
+        SELECT id, guild_id, channel_id, kind, camera, codes, digest_time, timezone, role_id, created_at, paused_at,
+               paused_reason FROM subscriptions;
+    DROP TABLE subscriptions;
+    ALTER TABLE subscriptions_new RENAME TO subscriptions;
+    """,
 ]
 
 # What of a feed record assembly needs (bot/imagery/frames.py): geometry and rendition URLs, not text.
@@ -303,10 +329,11 @@ class Store:
         return len(rows)
 
     def images(self, mission: str, sol: int, codes: Sequence[str] = (), *, offset: int = 0,
-               limit: int = -1) -> list[RoverImage]:
-        """A sol's pictures in the order they were taken (a slice of them, for one gallery page)."""
+               limit: int = -1, newest_first: bool = False) -> list[RoverImage]:
+        """A sol's pictures in the order they were taken, or newest first (a slice, for one gallery page)."""
         where, args = self._sol_filter(mission, sol, codes)
-        q = f"SELECT {_IMAGE_COLUMNS} FROM images WHERE {where} ORDER BY taken_utc, exposure_id LIMIT ? OFFSET ?"
+        order = "taken_utc DESC, exposure_id DESC" if newest_first else "taken_utc, exposure_id"
+        q = f"SELECT {_IMAGE_COLUMNS} FROM images WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
         return [self._image(r) for r in self.conn.execute(q, [*args, limit, offset])]
 
     def count(self, mission: str, sol: int, codes: Sequence[str] = ()) -> int:
@@ -361,7 +388,7 @@ class Store:
             camera = rec.get("camera") if isinstance(rec.get("camera"), dict) else {}
             try:
                 sol = int(rec.get("sol"))
-                body = json.dumps({k: rec[k] for k in FRAME_FIELDS if k in rec}, ensure_ascii=False)
+                body = json.dumps({k: rec[k] for k in FRAME_FIELDS if k in rec})  # ASCII: a lone surrogate can't break it
             except (TypeError, ValueError):
                 continue
             rows.append((image_id, exposure, sol, str(camera.get("instrument") or ""), sequence, body, seen_at, int(polled)))
@@ -717,6 +744,12 @@ class Store:
              f" AND kind IN ({','.join('?' * len(kinds))})")
         return self.conn.execute(q, (channel_id, since, *kinds)).fetchone()[0]
 
+    def sent_groups(self, channel_id: int, since: float) -> list[tuple[str, float]]:
+        """(group key, last sent_at) of the image posts sent to a channel since then."""
+        return self.conn.execute(
+            "SELECT grp, MAX(sent_at) FROM outbox WHERE channel_id = ? AND kind = 'images' AND status = 'sent'"
+            " AND grp IS NOT NULL AND sent_at >= ? GROUP BY grp", (channel_id, since)).fetchall()
+
     def counts(self) -> dict[str, int]:
         return dict(self.conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall())
 
@@ -775,7 +808,9 @@ class Store:
                               (cutoff, now - image_days * 86400))
             removed["images"] = self.conn.execute(f"DELETE FROM images WHERE {old}", (cutoff, now - image_days * 86400)).rowcount
             removed["frames"] = self.conn.execute("DELETE FROM frames WHERE seen_at < ?", (now - image_days * 86400,)).rowcount
-        self.conn.execute("PRAGMA incremental_vacuum")  # hand the freed pages back: the file shrinks
+        # hand the freed pages back: the file shrinks (executescript steps the pragma to completion;
+        # execute() would free a single page)
+        self.conn.executescript("PRAGMA incremental_vacuum;")
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return removed
 
@@ -794,6 +829,13 @@ class Store:
 
     def delete(self, key: str) -> None:
         self.conn.execute("DELETE FROM state WHERE key = ?", (key,))
+
+    def rover_position(self, mission: str) -> str | None:
+        """The last end-of-drive position the drives cycle saw (JSON; bot/drives.py reads it)."""
+        return self.get(f"drives.position:{mission}")
+
+    def put_rover_position(self, mission: str, position_json: str) -> None:
+        self.put(f"drives.position:{mission}", position_json)
 
     def transaction(self) -> "_Transaction":
         return _Transaction(self.conn)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from .cameras import Catalogue, Selection
 from .models import UserFacingError, shown
 
-KINDS = ("images", "news", "digest")
+KINDS = ("images", "news", "digest", "drives")
 
 
 class BadSubscription(UserFacingError):
@@ -68,9 +68,9 @@ def zone_choices(typed: str, limit: int = 25) -> list[str]:
 def check(kind: str, camera: str | None, time: str | None, tz: str | None, *, catalogue: Catalogue,
           default_time: str, default_tz: str) -> Request:
     if kind not in KINDS:
-        raise BadSubscription(f"`{shown(kind)}` isn't something I post; choose images, news or digest.")
-    if kind == "news" and camera:
-        raise BadSubscription("News has no camera; leave `camera` empty for a news subscription.")
+        raise BadSubscription(f"`{shown(kind)}` isn't something I post; choose images, news, digest or drives.")
+    if kind in ("news", "drives") and camera:
+        raise BadSubscription(f"{kind.title()} posts have no camera; leave `camera` empty for a {kind} subscription.")
     if kind != "digest" and (time or tz):
         raise BadSubscription("`time` and `timezone` set when the daily digest arrives; they only apply to `kind:digest`.")
     selection = catalogue.resolve(camera) if camera else None

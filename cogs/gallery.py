@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import compose, marstime, render
+from cogs.help import READ_ONLY_CONTEXTS, READ_ONLY_INSTALLS
 from cogs.replies import answer
 
 if TYPE_CHECKING:
@@ -26,12 +27,16 @@ class GalleryCog(commands.Cog, name="gallery"):
         return self.bot.services.gallery
 
     @app_commands.command(name="latest")
+    @READ_ONLY_INSTALLS
+    @READ_ONLY_CONTEXTS
     @app_commands.describe(camera="A camera or family, e.g. navcam, mastcam, NAVCAM_LEFT (default: all)")
     async def latest(self, interaction: discord.Interaction, camera: str | None = None) -> None:
         """The newest raw images from Perseverance, optionally from one camera."""
         await answer(interaction, lambda: self.gallery.latest(camera), check=lambda: self.gallery.select(camera))
 
     @app_commands.command(name="sol")
+    @READ_ONLY_INSTALLS
+    @READ_ONLY_CONTEXTS
     @app_commands.describe(sol="The Mars day, counted from landing (sol 0 = 18 Feb 2021)",
                            camera="A camera or family, e.g. navcam, mastcam, NAVCAM_LEFT (default: all)")
     async def sol(self, interaction: discord.Interaction, sol: app_commands.Range[int, 0, MAX_SOL],
@@ -50,6 +55,8 @@ class GalleryCog(commands.Cog, name="gallery"):
         return [app_commands.Choice(name=n, value=v) for n, v in self.bot.services.catalogue.choices(current)]
 
     @app_commands.command(name="now")
+    @READ_ONLY_INSTALLS
+    @READ_ONLY_CONTEXTS
     async def now(self, interaction: discord.Interaction) -> None:
         """The current sol and local mean solar time at the rover, and the Earth time."""
         post = compose.now(marstime.clock(self.bot.services.clock()))

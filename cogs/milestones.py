@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import render
+from cogs.help import READ_ONLY_CONTEXTS, READ_ONLY_INSTALLS
 from cogs.replies import answer
 
 if TYPE_CHECKING:
@@ -20,6 +21,8 @@ class MilestoneCog(commands.Cog, name="milestones"):
         self.bot = bot
 
     @app_commands.command(name="milestone")
+    @READ_ONLY_INSTALLS
+    @READ_ONLY_CONTEXTS
     @app_commands.describe(name="A milestone, e.g. landing, first-flight, watson-selfie (empty: the timeline)")
     async def milestone(self, interaction: discord.Interaction, name: str | None = None) -> None:
         """A moment of Perseverance's mission with its pictures, or the whole timeline."""

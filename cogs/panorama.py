@@ -8,6 +8,7 @@ from discord.ext import commands
 
 from bot.cameras import Catalogue
 from bot.panoramas import Panoramas
+from cogs.help import READ_ONLY_CONTEXTS, READ_ONLY_INSTALLS
 from cogs.replies import answer
 
 MAX_SOL = 100_000  # Discord needs a static bound; the real one (today's sol) is checked per call
@@ -19,6 +20,8 @@ class PanoramaCog(commands.Cog, name="panorama"):
         self.catalogue = catalogue
 
     @app_commands.command(name="panorama")
+    @READ_ONLY_INSTALLS
+    @READ_ONLY_CONTEXTS
     @app_commands.describe(sol="The Mars day (default: the newest with pictures)",
                            camera="A camera or family, e.g. navcam, mastcam (default: all)")
     async def panorama(self, interaction: discord.Interaction, sol: app_commands.Range[int, 0, MAX_SOL] | None = None,

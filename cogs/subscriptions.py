@@ -16,7 +16,7 @@ from cogs.replies import answer, tell
 if TYPE_CHECKING:
     from bot.app import RoverBot
 
-Kind = Literal["images", "news", "digest"]
+Kind = Literal["images", "news", "digest", "drives"]
 
 
 class SubscriptionCog(commands.Cog, name="subscriptions"):
@@ -47,7 +47,7 @@ class SubscriptionCog(commands.Cog, name="subscriptions"):
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.checks.has_permissions(manage_guild=True)
     @app_commands.describe(
-        kind="What to post: new raw images, mission news, or a daily digest",
+        kind="What to post: new raw images, mission news, a daily digest, or the rover's drives",
         channel="Where to post (default: this channel)",
         camera="Only this camera or family, e.g. navcam, mastcam (images and digest)",
         time="Digest time of day, 24-hour HH:MM (default from the bot's config)",
@@ -130,7 +130,8 @@ class SubscriptionCog(commands.Cog, name="subscriptions"):
 
 
 def describe(sub, catalogue, per_hour: int, confirm: bool = False) -> str:
-    what = {"images": "new raw images", "news": "mission news", "digest": "a daily digest"}[sub.kind]
+    what = {"images": "new raw images", "news": "mission news", "digest": "a daily digest",
+            "drives": "Perseverance's drives"}[sub.kind]
     parts = [f"<#{sub.channel_id}> gets {what}"]
     if sub.camera:
         parts.append(f"from {catalogue.resolve(sub.camera).label}")
@@ -147,6 +148,9 @@ def describe(sub, catalogue, per_hour: int, confirm: bool = False) -> str:
                      "(the rest go into the digest). Nothing older than now will be posted.")
         elif sub.kind == "news":
             line += ". Each new article is posted once; nothing older than now."
+        elif sub.kind == "drives":
+            line += (". Each new end-of-drive position is posted once, with a map and, when NASA has one, the 360° view "
+                     "from the new stop; nothing older than now.")
         else:
             line += ". Preview it any time with `/digest`."
         line = "✅ " + line

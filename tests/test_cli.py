@@ -41,8 +41,8 @@ def test_preview_json_is_the_discord_payload_and_out_writes_it(tmp_path, nasa_st
     body = json.loads(r.stdout)
     assert set(body) >= {"content", "embeds", "components", "attachments", "allowed_mentions"}
     assert len(body["embeds"]) == 5 and body["embeds"][0]["image"]["url"].endswith("_1200.jpg")
-    assert body["embeds"][0]["thumbnail"]["url"].endswith("_320.jpg")
-    assert body["components"][0]["components"][2]["custom_id"] == "rbg:mars2020:1994::1"
+    assert all("thumbnail" not in e for e in body["embeds"])  # never the same frame twice
+    assert body["components"][0]["components"][2]["custom_id"] == "rbg:mars2020:1994::1:n"  # /latest: newest first, kept across pages
     assert body["allowed_mentions"] == {"parse": [], "roles": []}
     assert json.loads((out / "message.json").read_text()) == body
 

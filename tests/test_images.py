@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from bot import images
-from bot.digest import DigestMaker, pick_frames
+from bot import interest
+from bot.digest import DigestMaker
 from bot import parse
 from tests.nasa_standin import jpeg, make_record, serve_images
 
@@ -58,14 +59,15 @@ def test_limit_and_no_usable_frames():
         images.contact_sheet([images.Frame(jpeg(noise=False), "flat")])
 
 
-def test_best_frames_mix_cameras_and_sequences(catalogue):
+def test_best_frames_mix_cameras_and_sequences(catalogue, clock):
     recs = [make_record(10, "NAVCAM_LEFT", n=i, sequence="NCAM00001") for i in range(30)]
     recs += [make_record(10, "MCZ_LEFT", n=100 + i, sequence=f"ZCAM0000{i % 3}") for i in range(9)]
     recs += [make_record(10, "SHERLOC_WATSON", n=200, sequence="SIF00001")]
     found = parse.page({"images": recs}, hosts=(*parse.IMAGE_HOSTS, "127.0.0.1")).images
-    picked = pick_frames(found, catalogue, 12)
-    fams = [catalogue.family_of(p.instrument) for p in picked]
-    assert fams[:3] == ["mastcam", "watson", "navcam"] and len(picked) == 5  # 3 Mastcam sequences, 1 WATSON, 1 Navcam
+    picked = interest.pick_frames(found, 12, interest.Context(now=clock(), catalogue=catalogue))
+    # Every sequence gives one frame before any gives a second: 3 Mastcam, 1 WATSON, 1 Navcam.
+    assert sorted(p.sequence for p in picked[:5]) == ["NCAM00001", "SIF00001", "ZCAM00000", "ZCAM00001", "ZCAM00002"]
+    assert len(picked) == 12
 
 
 async def test_digest_picture_uses_small_renditions_from_allowed_hosts_only(nasa, nasa_standin, catalogue, clock):

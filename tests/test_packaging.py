@@ -40,7 +40,7 @@ def test_healthcheck_fails_without_a_recent_check_in(tmp_path):
     store = Store.open(tmp_path / "roverbot.sqlite3", cameras.default())
     store.put("heartbeat", str(datetime.now(timezone.utc).timestamp() - 3600))
     r = run()
-    assert r.returncode == 1 and "last checked in 3600 s ago" in r.stderr
+    assert r.returncode == 1 and re.search(r"last checked in 36\d\d s ago", r.stderr)  # a busy machine adds a second
     store.put("heartbeat", str(datetime.now(timezone.utc).timestamp()))
     store.close()
     r = run()

@@ -6,7 +6,8 @@ from bot import schedule
 async def test_every_job_has_explicit_overlap_and_misfire_settings(bot, config):
     scheduler = schedule.build(bot.automation, config)
     jobs = {j.id: j for j in scheduler.get_jobs()}
-    assert set(jobs) == {"images", "news", "digests", "delivery", "retention"}
+    assert set(jobs) == {"images", "news", "digests", "delivery", "retention", "drives"}
+    assert jobs["drives"].trigger.interval.total_seconds() == config.drives_interval_minutes * 60
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1 and job.misfire_grace_time == 120
     assert jobs["images"].trigger.interval.total_seconds() == config.poll_interval_minutes * 60
@@ -17,5 +18,5 @@ async def test_a_failing_cycle_is_logged_and_contained(caplog):
     async def boom():
         raise RuntimeError("NASA exploded")
 
-    await schedule._guarded("images", boom)()
+    await schedule._guarded("images", boom, set())()
     assert any("images cycle failed: RuntimeError: NASA exploded" in r.getMessage() for r in caplog.records)
