@@ -21,7 +21,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from . import compose, delivery, logs, render, schedule, services
+from . import compose, delivery, logs, render, rovers, schedule, services
 from .config import Config
 from .models import UserFacingError, shown
 from cogs import replies
@@ -252,6 +252,7 @@ class RoverBot(commands.Bot):
         from cogs.milestones import MilestoneCog
 
         from cogs.help import HelpCog
+        from cogs.rover import RoverCog
         from cogs.panorama import PanoramaCog
         from cogs.subscriptions import SubscriptionCog
 
@@ -265,6 +266,7 @@ class RoverBot(commands.Bot):
 
             await self.add_cog(WhereCog(self.services.rovermaps))
         await self.add_cog(HelpCog())
+        await self.add_cog(RoverCog(self.services.store))
         if self.automate:
             self.automation.recover()
             self.scheduler = schedule.build(self.automation, self.services.config)
@@ -301,6 +303,10 @@ class RoverBot(commands.Bot):
     async def turn_page(self, interaction: discord.Interaction, custom_id: str) -> None:
         """A gallery or timeline button: the custom id says what to show; the message is edited in place."""
         gallery = self.services.gallery
+        if custom_id.startswith(compose.GALLERY_PREFIX + ":") and not custom_id.endswith(":noop"):
+            # the custom id names the rover's mission: page through that rover's gallery
+            mission = custom_id.split(":")[1]
+            gallery = self.services.gallery_for(rovers.BY_MISSION.get(mission, rovers.DEFAULT))
         if custom_id.endswith(":noop"):
             await interaction.response.defer()
             return
@@ -311,7 +317,10 @@ class RoverBot(commands.Bot):
                 await interaction.edit_original_response(**render.edit(post))
                 return
             if custom_id.startswith(compose.MILESTONE_PREFIX):
-                page = int(custom_id.rsplit(":", 1)[1])
+                _, which, page_text = custom_id.split(":")
+                page = int(page_text)
+                if which != "timeline":
+                    gallery = self.services.gallery_for(rovers.find(which))
                 await interaction.response.edit_message(**render.edit(gallery.timeline_page(page)))
                 return
             await interaction.response.defer()  # a page may need NASA

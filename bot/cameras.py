@@ -118,6 +118,11 @@ class Catalogue:
 
 
 @cache
-def default() -> Catalogue:
-    text = resources.files("bot").joinpath("data/cameras.toml").read_text(encoding="utf-8")
+def load(name: str = "cameras.toml") -> Catalogue:
+    """A catalogue from bot/data: cameras.toml (Perseverance) or curiosity_cameras.toml."""
+    text = resources.files("bot").joinpath(f"data/{name}").read_text(encoding="utf-8")
     return Catalogue(tomllib.loads(text))
+
+
+def default() -> Catalogue:
+    return load("cameras.toml")

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -48,6 +48,7 @@ class Command:
     sol: int | None = None
     camera: str | None = None
     text: str | None = None  # /milestone's name
+    rover: str | None = None  # rover:curiosity
 
 
 COMMANDS = ("latest", "sol", "now", "panorama", "milestone", "help", "where")
@@ -66,6 +67,20 @@ def parse_command(text: str) -> Command:
         raise CliError(f"unknown command /{shown(name)}; preview knows {', '.join('/' + c for c in COMMANDS)}")
     named = {k.lower(): v for k, _, v in (w.partition(":") for w in words[1:] if ":" in w and not w.startswith(":"))}
     rest = [w for w in words[1:] if not (":" in w and not w.startswith(":"))]
+    rover = named.pop("rover", None)
+    if rover is not None:
+        from . import rovers
+
+        try:
+            rover = rovers.find(rover).key
+        except ValueError:
+            raise CliError(f"unknown rover {shown(rover)!r}; roverbot knows {', '.join(rovers.ROVERS)}") from None
+        if name in ("help", "panorama"):
+            raise CliError(f"/{name} has no option 'rover'")
+    return replace(_parse_command(name, named, rest), rover=rover)
+
+
+def _parse_command(name: str, named: dict[str, str], rest: list[str]) -> Command:
     if name in ("now", "help"):
         if rest or named:
             raise CliError(f"/{name} takes no arguments")
@@ -150,24 +165,28 @@ async def preview(args: argparse.Namespace, config: config_mod.Config) -> int:
     command = parse_command(args.command)
     at = parse_instant(args.at)
     clock = fixed_clock(at)
+    from . import rovers
+
+    rover = rovers.find(command.rover) if command.rover else rovers.DEFAULT
     if command.name == "now":
-        emit(compose.now(marstime.clock(clock())), args.json, args.out)
+        emit(compose.now(marstime.clock(clock(), rover.mission)), args.json, args.out)
         return EXIT_OK
     if command.name == "help":
         emit(compose.help_post(), args.json, args.out)
         return EXIT_OK
     # A preview needs no database: it reads NASA into a throwaway in-memory store.
     async with services.build(config, clock, database=":memory:") as svc:
+        gallery = svc.gallery_for(rover)
         if command.name == "sol":
-            post = await svc.gallery.sol(command.sol, command.camera, page=args.page - 1)
+            post = await gallery.sol(command.sol, command.camera, page=args.page - 1)
         elif command.name == "panorama":
             post = await svc.panoramas.sol(command.sol, command.camera, args.page - 1)
         elif command.name == "where":
-            post = await svc.rovermaps.where(command.text)  # the map picture is its attachment: --out writes it
+            post = await svc.rovermaps.where(command.text or command.rover)  # the map picture is its attachment: --out writes it
         elif command.name == "milestone":
-            post = await svc.gallery.milestone(command.text) if command.text else svc.gallery.timeline_page(args.page - 1)
+            post = await gallery.milestone(command.text) if command.text else gallery.timeline_page(args.page - 1)
         else:
-            post = await svc.gallery.latest(command.camera, page=args.page - 1)
+            post = await gallery.latest(command.camera, page=args.page - 1)
         if args.out is not None:
             await write_pictures(post, svc, args.out)
     emit(post, args.json, args.out)

@@ -320,6 +320,9 @@ HELP = (
      "`/subscribe kind:images camera:mastcam role:@colour-fans` · `/subscribe kind:digest time:08:30 timezone:Europe/Berlin`"),
     ("/subscriptions · /unsubscribe", "See and remove this server's automatic posts (Manage Server).", "`/subscriptions`"),
     ("/digest", "A private preview of the next daily digest in this channel.", "`/digest`"),
+    ("/rover [rover]", "Which rover this server's commands show when none is named (Manage Server). Every read-only "
+                       "command also takes `rover:curiosity` or `rover:perseverance`.",
+     "`/rover rover:curiosity` · `/sol 4000 navcam rover:curiosity`"),
     ("/help", "This list (only you see it).", "`/help`"),
 )
 
@@ -380,7 +383,7 @@ def milestone_card(m: "Milestone", images: Sequence[RoverImage], catalogue: Cata
     return Post(embeds=tuple(fit(embeds)), buttons=buttons, text="\n".join(text))
 
 
-def timeline(milestones: Sequence["Milestone"], page: int) -> Post:
+def timeline(milestones: Sequence["Milestone"], page: int, rover: str = "Perseverance") -> Post:
     pages = max(1, math.ceil(len(milestones) / TIMELINE_PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     shown = milestones[page * TIMELINE_PAGE_SIZE : (page + 1) * TIMELINE_PAGE_SIZE]
@@ -389,11 +392,13 @@ def timeline(milestones: Sequence["Milestone"], page: int) -> Post:
         sol = "" if m.sol is None else f" · sol {'' if m.sol_exact else '≈'}{m.sol}"
         mark = "" if m.certain else " *"
         lines.append(f"{timestamp(m.moment, 'D')}{sol} — **{m.title}**{mark} · `{m.slug}`")
-    embed = Embed(title="Perseverance: the story so far", description="\n".join(lines), color=MARS_RED,
+    embed = Embed(title=f"{rover}: the story so far", description="\n".join(lines), color=MARS_RED,
                   footer=f"Page {page + 1}/{pages} · /milestone <name> for the full card · * = partly unconfirmed")
+    # "timeline" is Perseverance's (ids of buttons already on Discord); other rovers name themselves.
+    which = "timeline" if rover == "Perseverance" else rover.lower()
     buttons = (
-        Button("◀ Earlier", f"{MILESTONE_PREFIX}:timeline:{page - 1}", disabled=page == 0),
-        Button("Later ▶", f"{MILESTONE_PREFIX}:timeline:{page + 1}", disabled=page >= pages - 1),
+        Button("◀ Earlier", f"{MILESTONE_PREFIX}:{which}:{page - 1}", disabled=page == 0),
+        Button("Later ▶", f"{MILESTONE_PREFIX}:{which}:{page + 1}", disabled=page >= pages - 1),
     ) if pages > 1 else ()
     text = "\n".join(f"{m.day.isoformat()}  {m.title}{' (partly unconfirmed)' if not m.certain else ''}  [{m.slug}]" for m in shown)
     return Post(embeds=(embed,), buttons=buttons, text=text + f"\npage {page + 1} of {pages}")

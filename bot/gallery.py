@@ -17,8 +17,9 @@ from typing import Callable, Sequence
 from . import compose, conjunction, marstime, milestones, parse
 from .cameras import Catalogue, Selection
 from .compose import GalleryQuery
+from .sources.feeds import Feed, M2020Feed
 from .models import NasaUnavailable, NoImages, Post, SolOutOfRange
-from .nasa import PAGE_SIZE_MAX, NasaClient, NasaError
+from .nasa import NasaClient, NasaError
 from .store import Store
 
 log = logging.getLogger("roverbot.gallery")
@@ -43,7 +44,10 @@ class Gallery:
         timeline: milestones.Timeline | None = None,
         hosts: Sequence[str] = parse.IMAGE_HOSTS,
         budget_seconds: float | None = None,
+        feed: "Feed | None" = None,
     ):
+        # The rover's feed (Perseverance's or Curiosity's shape); pages are read only through it.
+        self.feed = feed or M2020Feed(nasa)
         self.hosts = tuple(hosts)
         self._products: dict[tuple, int] = {}
         # All the NASA reading one answer may do (several pages of a sol): past it, say so.
@@ -92,7 +96,7 @@ class Gallery:
         return compose.milestone_card(m, images, self.catalogue, family)
 
     def timeline_page(self, page: int = 0) -> Post:
-        return compose.timeline(self.timeline.milestones, page)
+        return compose.timeline(self.timeline.milestones, page, self.mission.rover)
 
     def compose(self, query: GalleryQuery, selection: Selection) -> Post:
         """Only the requested page is read from the store: a 600-image sol costs five rows."""
@@ -131,7 +135,8 @@ class Gallery:
 
     def check_sol(self, sol: int) -> None:
         if sol < 0:
-            raise SolOutOfRange(f"Sols count from 0, {self.mission.rover}'s landing day (18 Feb 2021); {sol} is before it.")
+            landed = self.mission.landing_utc.strftime("%-d %b %Y")
+            raise SolOutOfRange(f"Sols count from 0, {self.mission.rover}'s landing day ({landed}); {sol} is before it.")
         today = self.current_sol()
         if sol > today:
             raise SolOutOfRange(f"Sol {sol} hasn't happened yet: it is sol {today} at the rover right now.")
@@ -160,7 +165,7 @@ class Gallery:
                 return int(sol)
         try:
             async with asyncio.timeout(self.budget_seconds):
-                payload = await self.nasa.raw_images(page=0, num=25, order="sol desc", instruments=selection.codes)
+                payload = await self.feed.newest(selection.codes, 25)
             found = parse.page(payload, hosts=self.hosts, max_sol=self.current_sol() + 1).images
         except (NasaError, parse.Malformed, TimeoutError) as e:
             log.warning("latest sol for %s: %s", selection.key or "all cameras", e)
@@ -195,10 +200,8 @@ class Gallery:
         """Read every page of one sol from NASA into the store; returns how many pictures came."""
         count = 0
         for page in range(MAX_PAGES):
-            payload = await self.nasa.raw_images(
-                page=page, num=PAGE_SIZE_MAX, order="sol desc", instruments=codes, sol_min=sol, sol_max=sol
-            )
-            result = parse.page(payload, expect_sol=sol, page_size=PAGE_SIZE_MAX, hosts=self.hosts,
+            payload = await self.feed.sol_page(sol, page, codes)
+            result = parse.page(payload, expect_sol=sol, page_size=self.feed.page_size, hosts=self.hosts,
                                 max_sol=self.current_sol() + 1)
             self.store.record(result.images)
             if isinstance(payload, dict) and isinstance(payload.get("images"), list):

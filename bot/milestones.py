@@ -76,6 +76,11 @@ def _milestone(d: dict) -> Milestone:
 
 
 @cache
-def default() -> Timeline:
-    text = resources.files("bot").joinpath("data/milestones.toml").read_text(encoding="utf-8")
+def load(name: str = "milestones.toml") -> Timeline:
+    """A timeline from bot/data: milestones.toml (Perseverance) or curiosity_milestones.toml."""
+    text = resources.files("bot").joinpath(f"data/{name}").read_text(encoding="utf-8")
     return Timeline([_milestone(d) for d in tomllib.loads(text)["milestone"]])
+
+
+def default() -> Timeline:
+    return load("milestones.toml")

@@ -7,14 +7,15 @@ code a slash command runs.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
 import httpx
 
-from . import cameras
+from . import cameras, rovers
+from .sources.feeds import M2020Feed, MslFeed
 from .cameras import Catalogue
 from .config import Config
 from .automation import Automation
@@ -49,6 +50,15 @@ class Services:
     products: ProductMaker | None = None
     panoramas: Panoramas | None = None
     rovermaps: RoverMaps | None = None  # one for the bot's lifetime: the parsed traverse and tile cache live here
+    others: dict[str, Gallery] = field(default_factory=dict)  # galleries of the rovers besides Perseverance
+
+    def gallery_for(self, rover: "rovers.Rover") -> Gallery:
+        """The gallery of a rover (its feed, cameras, clock and milestones)."""
+        if rover is rovers.PERSEVERANCE:
+            return self.gallery
+        if rover.key not in self.others:
+            self.others[rover.key] = rover_gallery(rover, self.nasa, self.store, self.clock, self.config)
+        return self.others[rover.key]
 
     def automation(self, sender: Sender) -> Automation:
         """The automatic-post machinery, delivering through `sender` (Discord, or a test's)."""
@@ -88,6 +98,14 @@ def allowed_hosts(config: Config) -> tuple[str, ...]:
     hosts += [urlsplit(f).netloc.lower() for f in config.news_feeds]
     hosts += [urlsplit(config.maps_base_url).netloc.lower(), *config.tile_hosts]  # NASA's map: layers, tiles, mosaics
     return tuple(dict.fromkeys(hosts))
+
+
+def rover_gallery(rover: "rovers.Rover", nasa: NasaClient, store: Store, clock: Callable[[], datetime],
+                  config: Config) -> Gallery:
+    feed = MslFeed if rover.feed == "msl" else M2020Feed
+    budgeted = nasa.with_budget(COMMAND_BUDGET_SECONDS)
+    return Gallery(budgeted, store, rover.catalogue, clock=clock, mission=rover.mission, timeline=rover.timeline,
+                   hosts=picture_hosts(config), budget_seconds=COMMAND_BUDGET_SECONDS, feed=feed(budgeted))
 
 
 @contextlib.asynccontextmanager

@@ -11,6 +11,7 @@ from discord.ext import commands
 from bot import compose, marstime, render
 from cogs.help import READ_ONLY_CONTEXTS, READ_ONLY_INSTALLS
 from cogs.replies import answer
+from cogs.rover import ROVER_HELP, RoverName, chosen
 
 if TYPE_CHECKING:
     from bot.app import RoverBot
@@ -22,42 +23,49 @@ class GalleryCog(commands.Cog, name="gallery"):
     def __init__(self, bot: "RoverBot"):
         self.bot = bot
 
-    @property
-    def gallery(self):
-        return self.bot.services.gallery
+    def gallery(self, interaction: discord.Interaction, rover: str | None):
+        """The gallery of the rover asked for (or the server's choice)."""
+        services = self.bot.services
+        return services.gallery_for(chosen(services.store, interaction.guild_id, rover))
 
     @app_commands.command(name="latest")
     @READ_ONLY_INSTALLS
     @READ_ONLY_CONTEXTS
-    @app_commands.describe(camera="A camera or family, e.g. navcam, mastcam, NAVCAM_LEFT (default: all)")
-    async def latest(self, interaction: discord.Interaction, camera: str | None = None) -> None:
-        """The newest raw images from Perseverance, optionally from one camera."""
-        await answer(interaction, lambda: self.gallery.latest(camera), check=lambda: self.gallery.select(camera))
+    @app_commands.describe(camera="A camera or family, e.g. navcam, mastcam, NAVCAM_LEFT (default: all)", rover=ROVER_HELP)
+    async def latest(self, interaction: discord.Interaction, camera: str | None = None, rover: RoverName | None = None) -> None:
+        """The newest raw images from a Mars rover, newest first, optionally from one camera."""
+        gallery = self.gallery(interaction, rover)
+        await answer(interaction, lambda: gallery.latest(camera), check=lambda: gallery.select(camera))
 
     @app_commands.command(name="sol")
     @READ_ONLY_INSTALLS
     @READ_ONLY_CONTEXTS
-    @app_commands.describe(sol="The Mars day, counted from landing (sol 0 = 18 Feb 2021)",
-                           camera="A camera or family, e.g. navcam, mastcam, NAVCAM_LEFT (default: all)")
+    @app_commands.describe(sol="The Mars day, counted from landing (sol 0 = the landing day)",
+                           camera="A camera or family, e.g. navcam, mastcam, NAVCAM_LEFT (default: all)", rover=ROVER_HELP)
     async def sol(self, interaction: discord.Interaction, sol: app_commands.Range[int, 0, MAX_SOL],
-                  camera: str | None = None) -> None:
-        """The raw images Perseverance took on one sol, e.g. /sol 3 navcam."""
+                  camera: str | None = None, rover: RoverName | None = None) -> None:
+        """The raw images a rover took on one sol, e.g. /sol 3 navcam."""
+        gallery = self.gallery(interaction, rover)
 
         def check() -> None:
-            self.gallery.select(camera)
-            self.gallery.check_sol(sol)
+            gallery.select(camera)
+            gallery.check_sol(sol)
 
-        await answer(interaction, lambda: self.gallery.sol(sol, camera), check=check)
+        await answer(interaction, lambda: gallery.sol(sol, camera), check=check)
 
     @latest.autocomplete("camera")
     @sol.autocomplete("camera")
     async def camera_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=n, value=v) for n, v in self.bot.services.catalogue.choices(current)]
+        rover = (interaction.namespace.rover if "rover" in interaction.namespace else None) or None
+        catalogue = chosen(self.bot.services.store, interaction.guild_id, rover).catalogue
+        return [app_commands.Choice(name=n, value=v) for n, v in catalogue.choices(current)]
 
     @app_commands.command(name="now")
     @READ_ONLY_INSTALLS
     @READ_ONLY_CONTEXTS
-    async def now(self, interaction: discord.Interaction) -> None:
-        """The current sol and local mean solar time at the rover, and the Earth time."""
-        post = compose.now(marstime.clock(self.bot.services.clock()))
+    @app_commands.describe(rover=ROVER_HELP)
+    async def now(self, interaction: discord.Interaction, rover: RoverName | None = None) -> None:
+        """The current sol and local mean solar time at a rover, and the Earth time."""
+        picked = chosen(self.bot.services.store, interaction.guild_id, rover)
+        post = compose.now(marstime.clock(self.bot.services.clock(), picked.mission))
         await interaction.response.send_message(**render.message(post))

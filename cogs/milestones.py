@@ -11,6 +11,7 @@ from discord.ext import commands
 from bot import render
 from cogs.help import READ_ONLY_CONTEXTS, READ_ONLY_INSTALLS
 from cogs.replies import answer
+from cogs.rover import ROVER_HELP, RoverName, chosen
 
 if TYPE_CHECKING:
     from bot.app import RoverBot
@@ -23,10 +24,12 @@ class MilestoneCog(commands.Cog, name="milestones"):
     @app_commands.command(name="milestone")
     @READ_ONLY_INSTALLS
     @READ_ONLY_CONTEXTS
-    @app_commands.describe(name="A milestone, e.g. landing, first-flight, watson-selfie (empty: the timeline)")
-    async def milestone(self, interaction: discord.Interaction, name: str | None = None) -> None:
-        """A moment of Perseverance's mission with its pictures, or the whole timeline."""
-        gallery = self.bot.services.gallery
+    @app_commands.describe(name="A milestone, e.g. landing, first-flight, watson-selfie (empty: the timeline)",
+                           rover=ROVER_HELP)
+    async def milestone(self, interaction: discord.Interaction, name: str | None = None, rover: RoverName | None = None) -> None:
+        """A moment of a rover's mission with its pictures, or the whole timeline."""
+        services = self.bot.services
+        gallery = services.gallery_for(chosen(services.store, interaction.guild_id, rover))
         if not name:
             await interaction.response.send_message(**render.message(gallery.timeline_page(0)))
             return
@@ -34,4 +37,6 @@ class MilestoneCog(commands.Cog, name="milestones"):
 
     @milestone.autocomplete("name")
     async def name_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=n, value=v) for n, v in self.bot.services.gallery.timeline.choices(current)]
+        rover = (interaction.namespace.rover if "rover" in interaction.namespace else None) or None
+        timeline = chosen(self.bot.services.store, interaction.guild_id, rover).timeline
+        return [app_commands.Choice(name=n, value=v) for n, v in timeline.choices(current)]

@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests import msl_feed
 from tests.loopback import LoopbackServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -137,6 +138,7 @@ class Fault:
 @dataclass
 class NasaStandIn(LoopbackServer):
     records: list[dict] = field(default_factory=list)
+    msl_records: list[dict] = field(default_factory=list)  # Curiosity's raw_image_items (tests/msl_feed.py)
     faults: list[Fault] = field(default_factory=list)
     requests: list[dict] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)  # path -> bytes for image downloads
@@ -170,6 +172,10 @@ class NasaStandIn(LoopbackServer):
                 break
         if request.path in self.files:
             return web.Response(body=self.files[request.path], content_type="image/jpeg")
+        if request.path == msl_feed.FEED_PATH:  # Curiosity's feed, in its own shape (tests/msl_feed.py)
+            return web.json_response(msl_feed.answer(self.msl_records, dict(params)))
+        if request.path == msl_feed.LATEST_PATH:
+            return web.json_response(msl_feed.latest(self.msl_records))
         if request.path != "/rss/api/":
             return web.Response(status=404, text="Not Found")
         body = self.answer(dict(params))
