@@ -8,15 +8,15 @@ frame's rendition(s) into one array together with the camera model for exactly t
 
 from __future__ import annotations
 
-import io
 import math
 import re
-import warnings
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+
+from ..images import BadImage, decode
 
 from .cameramodel import CameraModel, parse_model
 from .errors import ProductError
@@ -271,21 +271,11 @@ def _gap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
 
 def decode_rgb(data: bytes, max_pixels: int = MAX_FRAME_PIXELS) -> np.ndarray:
     """Image bytes -> (h, w, 3) uint8, or ProductError (corrupt, truncated, too large, a bomb).
-    The size is checked from the header before any pixel is decoded."""
+    The one defensive decoder (bot/images.py) checks the size from the header before decoding."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
-            if im.width * im.height > max_pixels:
-                raise ProductError(f"a {im.width}x{im.height} picture is over the {max_pixels:,}-pixel cap")
-            im.load()
-            return np.asarray(im.convert("RGB"))
-    except ProductError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ProductError(f"decompression bomb refused: {e}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeError) as e:
-        raise ProductError(f"not a readable image ({type(e).__name__})") from None
+        return np.asarray(decode(data, max_pixels))
+    except BadImage as e:
+        raise ProductError(str(e)) from None
 
 
 def frame_pixels(frame: Frame, images: Mapping[str, bytes], *, max_pixels: int = MAX_FRAME_PIXELS) -> tuple[np.ndarray, CameraModel]:
