@@ -133,6 +133,7 @@ class Fault:
     delay: float = 0.0
     content_type: str = "application/json"
     path: str = "/rss/api/"  # which requests it applies to (prefix)
+    headers: dict = field(default_factory=dict)  # e.g. Retry-After on a 429
 
 
 @dataclass
@@ -168,7 +169,8 @@ class NasaStandIn(LoopbackServer):
                 if fault.delay:
                     await asyncio.sleep(fault.delay)
                 if fault.body is not None or fault.status != 200:
-                    return web.Response(status=fault.status, body=fault.body or b"", content_type=fault.content_type)
+                    return web.Response(status=fault.status, body=fault.body or b"", content_type=fault.content_type,
+                                        headers=fault.headers)
                 break
         if request.path in self.files:
             return web.Response(body=self.files[request.path], content_type="image/jpeg")

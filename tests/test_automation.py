@@ -429,3 +429,6 @@ async def test_digest_content_is_computed_once_per_window_for_many_channels(conn
     assert await automation.digest_cycle() == 3
     assert [len(ch.messages) for ch in channels] == [1, 1, 1]
     assert automation.days_computed - before == 1
+    # each channel gets the picture as its own upload: never another message's (expiring) attachment URL
+    assert all(len(ch.messages[0]["attachments"]) == 1 for ch in channels)
+    assert discord_standin.embeds_referencing_foreign_attachments() == []

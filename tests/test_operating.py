@@ -238,3 +238,45 @@ def test_healthcheck_fails_while_a_source_keeps_failing(tmp_path, nasa_standin):
         conn.execute("INSERT OR REPLACE INTO state VALUES ('heartbeat', ?)", (str(time.time()),))
     r = roverbot(tmp_path, nasa_standin.url, "status", "--check")
     assert r.returncode == 1 and "unhealthy: images failing since" in r.stderr and "HTTP 503" in r.stderr
+
+
+async def test_a_slash_command_has_its_own_nasa_budget_while_polls_keep_theirs(nasa_standin, store, catalogue, clock):
+    """NASA hangs: /sol answers "NASA isn't answering" within its budget (18 s in the bot; 1.5 s
+    here), although the client's own timeout and retries would wait minutes."""
+    from bot import services
+    from bot.config import Config
+    from bot.gallery import Gallery
+    from bot.models import NasaUnavailable
+    from bot.nasa import NasaClient, make_http_client
+
+    assert services.COMMAND_BUDGET_SECONDS <= 18  # + Discord's round trips: the user hears back within 20 s
+    http = make_http_client("roverbot-tests (contact: tests@example.org)", 30)
+    nasa = NasaClient(http, nasa_standin.url, retries=3, backoff_seconds=5)  # a poll's patience: minutes
+    nasa_standin.faults.extend([Fault(delay=30.0)] * 4)
+    gallery = Gallery(nasa.with_budget(1.5), store, catalogue, clock=clock, budget_seconds=1.5)
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(NasaUnavailable, match="isn't answering"):
+            await gallery.sol(1994, "navcam")
+    finally:
+        await http.aclose()
+    assert time.monotonic() - t0 < 3.0
+    assert Config().timeout_seconds >= 30  # polls still wait for NASA's slow answers
+
+
+async def test_nasa_retry_after_is_honoured(nasa_standin):
+    from bot.nasa import NasaClient, make_http_client
+
+    slept: list[float] = []
+
+    async def sleep(s: float) -> None:
+        slept.append(s)
+
+    nasa_standin.faults.append(Fault(status=429, headers={"Retry-After": "7"}))
+    http = make_http_client("roverbot-tests (contact: tests@example.org)", 5)
+    try:
+        nasa = NasaClient(http, nasa_standin.url, retries=2, backoff_seconds=0.01, sleep=sleep)
+        await nasa.raw_images(page=0)
+    finally:
+        await http.aclose()
+    assert slept == [7.0]
