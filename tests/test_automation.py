@@ -422,7 +422,9 @@ async def test_digest_content_is_computed_once_per_window_for_many_channels(conn
     await settle()
     for ch in channels:
         store.subscribe(discord_standin.guild_id, ch.id, "digest", timezone="UTC", at=clock().timestamp() - 86400)
-    nasa_standin.records += burst(1995, clock.now - timedelta(hours=1), nasa_standin.url, {"MCZ_LEFT": 3})
+    recs = burst(1995, clock.now - timedelta(hours=1), nasa_standin.url, {"MCZ_LEFT": 3})
+    serve_images(nasa_standin, recs)
+    nasa_standin.records += recs
     await automation.images_cycle()
     clock.now = (clock.now + timedelta(days=1)).replace(hour=9, minute=1)
     before = automation.days_computed
