@@ -331,7 +331,7 @@ def status_report(store, config: config_mod.Config) -> dict:
     def when(ts: float | None) -> str | None:
         return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds") if ts else None
 
-    sources = {"images": "images", **{f"news:{f}": f"news:{f}" for f in config.news_feeds}}
+    sources = {"images": "images", **{f"news:{f}": f"news:{f}" for f in config.news_feeds}, "drives": "drives"}
     out: dict = {"database": str(config.database), "sources": [], "outbox": store.counts(), "subscriptions": []}
     for label, source in sources.items():
         ok = store.last_poll(source, ok=True)
