@@ -23,6 +23,9 @@ from bot.gallery import Gallery  # noqa: E402
 from bot.nasa import NasaClient, make_http_client  # noqa: E402
 from bot.poller import ImagePoller  # noqa: E402
 from bot.store import Store  # noqa: E402
+from bench.backlog import bench_backlog  # noqa: E402
+from bench.busy import bench_busy_channel  # noqa: E402
+from bench.downtime import bench_downtime  # noqa: E402
 from bench.soak import bench_soak  # noqa: E402
 from bench.burst import bench_burst  # noqa: E402
 from bench.panorama import bench_panorama  # noqa: E402
@@ -349,7 +352,8 @@ SUITES: dict[str, Callable] = {"ingest": bench_ingest, "idle_poll": bench_idle_p
                                "interactions": bench_interactions, "posting": bench_posting,
                                "digest_picture": bench_digest_picture, "fanout": bench_fanout, "soak": bench_soak,
                                "burst": bench_burst, "panorama": bench_panorama, "where": bench_where,
-                               "where_command": bench_where_command}
+                               "where_command": bench_where_command, "downtime": bench_downtime,
+                               "backlog": bench_backlog, "busy_channel": bench_busy_channel}
 
 
 def print_table(rows: list[Row]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import os
 import signal
@@ -81,6 +82,11 @@ def token_from(env: Mapping[str, str]) -> str:
     return token
 
 
+# How far the check before a late re-send reads (100 messages a page). It stops early at the
+# channel's newest message; in a channel busier than this the post waits and is checked again.
+FIND_SENT_PAGES = 50
+
+
 class DiscordSender:
     """The courier's view of Discord: send a message, check a channel, find where to raise an alert."""
 
@@ -88,21 +94,30 @@ class DiscordSender:
         self.bot = bot
 
     async def send(self, m: delivery.Outgoing) -> int:
-        channel = self.bot.get_partial_messageable(m.channel_id)
-        roles: Any = [discord.Object(id=m.role_id)] if m.role_id else False
+        role_ids = m.role_ids or ((m.role_id,) if m.role_id else ())
+        roles: Any = [discord.Object(id=r) for r in role_ids] if role_ids else False
         content, embeds = with_reference(m.content, m.embeds, m.reference)
+        mentions = discord.AllowedMentions(everyone=False, users=False, roles=roles, replied_user=False)
         try:
-            msg = await channel.send(
-                content=content or None,
-                embeds=[discord.Embed.from_dict(e) for e in embeds],
-                files=[discord.File(io.BytesIO(data), filename=name) for name, data in m.files],
-                allowed_mentions=discord.AllowedMentions(everyone=False, users=False, roles=roles, replied_user=False),
-                nonce=m.nonce,  # with enforce_nonce: a re-send after a crash returns the first message
-            )
+            if m.webhook is not None:
+                return await self._execute_webhook(m, content, embeds, [str(r) for r in role_ids])
+            else:
+                msg = await self.bot.get_partial_messageable(m.thread_id or m.channel_id).send(
+                    content=content or None,
+                    embeds=[discord.Embed.from_dict(e) for e in embeds],
+                    files=[discord.File(io.BytesIO(data), filename=name) for name, data in m.files],
+                    allowed_mentions=mentions,
+                    nonce=m.nonce,  # with enforce_nonce: a re-send after a crash returns the first message
+                )
         except discord.Forbidden as e:
-            missing = await self._missing_or_none(m.channel_id)
+            needed = delivery.NEEDED_PERMISSIONS + (("send_messages_in_threads",) if m.thread_id else ())
+            missing = await self._missing_or_none(m.channel_id, needed)
             raise delivery.Forbidden(f"I'm missing {', '.join(missing)}" if missing else f"Discord refused ({e.code}: {e.text})") from None
         except discord.NotFound as e:
+            if e.code == 10015:
+                raise delivery.WebhookGone(f"the webhook was deleted ({e.code})") from None
+            if m.thread_id:
+                raise delivery.ChannelGone(f"the thread no longer exists ({e.code})") from None
             raise delivery.ChannelGone(f"the channel no longer exists ({e.code})") from None
         except discord.DiscordServerError as e:
             raise delivery.Transient(f"Discord answered {e.status}") from None
@@ -114,8 +129,54 @@ class DiscordSender:
             raise delivery.Transient(f"{type(e).__name__}: {e}") from None
         return msg.id
 
-    async def find_sent(self, channel_id: int, reference: str, since: float) -> int | None:
-        """Our message carrying `reference` among the channel's messages after `since` (at most 500 read)."""
+    async def _execute_webhook(self, m: delivery.Outgoing, content: str, embeds: list[dict], roles: list[str]) -> int:
+        """One execution of the channel's webhook, with wait=true so Discord answers with the message
+        (its id is recorded). Exactly one try: a webhook takes no nonce, so an automatic retry after a
+        lost answer would post a second copy (discord.py's webhook client retries 5xx five times).
+        The courier retries instead, after looking in the channel for the post's reference."""
+        assert m.webhook is not None
+        body: dict[str, Any] = {"content": content, "embeds": embeds,
+                                "allowed_mentions": {"parse": [], "roles": roles}}
+        if m.username:
+            body["username"] = m.username
+        if m.avatar_url:
+            body["avatar_url"] = m.avatar_url
+        form = aiohttp.FormData(quote_fields=False)
+        if m.files:
+            body["attachments"] = [{"id": i, "filename": name} for i, (name, _) in enumerate(m.files)]
+        form.add_field("payload_json", discord.utils._to_json(body), content_type="application/json")
+        for i, (name, data) in enumerate(m.files):
+            form.add_field(f"files[{i}]", data, filename=name, content_type="application/octet-stream")
+        params = {"wait": "true", **({"thread_id": str(m.thread_id)} if m.thread_id else {})}
+        url = f"{discord.http.Route.BASE}/webhooks/{m.webhook[0]}/{m.webhook[1]}"
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+                async with session.post(url, data=form, params=params) as response:
+                    text = await response.text()
+                    status = response.status
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+            raise delivery.Transient(f"{type(e).__name__}: {e}") from None
+        try:
+            answer = json.loads(text) if text else {}
+        except ValueError:
+            answer = {}
+        code = answer.get("code", 0) if isinstance(answer, dict) else 0
+        if status == 200:
+            return int(answer["id"])
+        if status == 404 and code == 10015:
+            raise delivery.WebhookGone(f"the webhook was deleted ({code})")
+        if status == 404:
+            raise delivery.ChannelGone(f"the {'thread' if m.thread_id else 'channel'} no longer exists ({code})")
+        if status == 403:
+            raise delivery.Forbidden(f"Discord refused the webhook post ({code}: {answer.get('message', '')})")
+        if status == 429 or status >= 500:
+            raise delivery.Transient(f"Discord answered {status} to the webhook post")
+        raise delivery.Rejected(f"{status} {code}: {answer.get('message', text[:200]) if isinstance(answer, dict) else text[:200]}")
+
+    async def find_sent(self, channel_id: int, reference: str, since: float, authors=()) -> int | None:
+        """Our message carrying `reference` among the channel's (or thread's) messages after `since`
+        (at most 500 read), by the bot or by one of our webhooks (`authors`): a webhook's post is
+        authored by the webhook, so the reference decides, among messages we could have made."""
         # Without Read Message History Discord answers an empty list, not 403 (its docs): we would
         # conclude "never sent" and post a second copy. So check the permission first.
         channel = self.bot.get_channel(channel_id)
@@ -125,7 +186,7 @@ class DiscordSender:
             raise delivery.Forbidden("I'm missing Read Message History (needed to make sure a post is never doubled)")
         me = self.bot.user.id if self.bot.user else self.bot.application_id
         after = discord.utils.time_snowflake(datetime.fromtimestamp(max(since, 1_420_070_400), tz=timezone.utc))
-        for _ in range(5):
+        for _ in range(FIND_SENT_PAGES):
             try:
                 batch = await self.bot.http.logs_from(channel_id, 100, after=after)
             except discord.Forbidden:
@@ -137,20 +198,88 @@ class DiscordSender:
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
                 raise delivery.Transient(f"{type(e).__name__}: {e}") from None
             for msg in batch:
-                if int((msg.get("author") or {}).get("id", 0)) == me and carries(msg, reference):
+                ours = int((msg.get("author") or {}).get("id", 0)) == me or int(msg.get("webhook_id") or 0) in set(authors)
+                if ours and carries(msg, reference):
                     return int(msg["id"])
             if len(batch) < 100:
                 return None
             after = max(int(msg["id"]) for msg in batch)
-        return None
+        # Not read to the end: whether it was sent is unknown, and guessing "no" would post a second copy.
+        raise delivery.Transient(f"more than {FIND_SENT_PAGES * 100} messages in the channel since the first attempt;"
+                                 " checking again later")
 
-    async def _missing_or_none(self, channel_id: int) -> list[str]:
+    async def _missing_or_none(self, channel_id: int, needed=delivery.NEEDED_PERMISSIONS) -> list[str]:
         try:
-            return await self.missing_permissions(channel_id)
+            return await self.missing_permissions(channel_id, needed)
         except delivery.DeliveryError:
             return []
 
-    async def missing_permissions(self, channel_id: int) -> list[str]:
+    async def find_thread(self, guild_id: int, channel_id: int, name: str) -> int | None:
+        """An active thread of the channel, started by the bot, with this name (Discord's list of a
+        server's active threads: one request, made once per sol and channel at most)."""
+        me = self.bot.user.id if self.bot.user else self.bot.application_id
+        try:
+            listing = await self.bot.http.get_active_threads(guild_id)
+        except discord.Forbidden as e:
+            raise delivery.Forbidden(f"Discord refused to list threads ({e.code}: {e.text})") from None
+        except discord.HTTPException as e:
+            raise delivery.Transient(f"listing threads failed: {e.status}") from None
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+            raise delivery.Transient(f"{type(e).__name__}: {e}") from None
+        for th in listing.get("threads") or []:
+            if int(th.get("parent_id") or 0) == channel_id and th.get("name") == name and int(th.get("owner_id") or 0) == me:
+                return int(th["id"])
+        return None
+
+    async def create_thread(self, channel_id: int, name: str, *, forum: bool, starter: str) -> int:
+        """A forum post (its first message is `starter`), or a public thread in a text channel."""
+        body: dict[str, Any] = {"name": name[:100], "auto_archive_duration": 4320}
+        if forum:
+            body["message"] = {"content": starter, "allowed_mentions": {"parse": []}}
+        else:
+            body["type"] = 11  # public: everyone in the channel sees the sol's pictures
+        route = discord.http.Route("POST", "/channels/{channel_id}/threads", channel_id=channel_id)
+        try:
+            made = await self.bot.http.request(route, json=body)
+        except discord.Forbidden as e:
+            needed = delivery.NEEDED_PERMISSIONS + (() if forum else ("create_public_threads",))
+            missing = await self._missing_or_none(channel_id, needed)
+            raise delivery.Forbidden(f"I'm missing {', '.join(missing)}" if missing else f"Discord refused ({e.code}: {e.text})") from None
+        except discord.NotFound as e:
+            raise delivery.ChannelGone(f"the channel no longer exists ({e.code})") from None
+        except discord.DiscordServerError as e:
+            raise delivery.Transient(f"Discord answered {e.status}") from None
+        except discord.HTTPException as e:
+            if e.status == 429:
+                raise delivery.Transient("rate limited for longer than discord.py waits") from None
+            raise delivery.Rejected(f"{e.status} {e.code}: {e.text}") from None
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+            raise delivery.Transient(f"{type(e).__name__}: {e}") from None
+        return int(made["id"])
+
+    async def create_webhook(self, channel_id: int, name: str) -> tuple[int, str]:
+        """A webhook in the channel for posts under a custom name. Without Manage Webhooks (from the
+        cached permissions) nothing is asked: a refused request counts towards Discord's invalid-request limit."""
+        channel = self.bot.get_channel(channel_id)
+        guild = getattr(channel, "guild", None)
+        if channel is not None and guild is not None and guild.me is not None \
+                and not channel.permissions_for(guild.me).manage_webhooks:  # type: ignore[union-attr]
+            raise delivery.Forbidden("I'm missing Manage Webhooks")
+        try:
+            made = await self.bot.http.create_webhook(channel_id, name=name[:80])
+        except discord.Forbidden:
+            raise delivery.Forbidden("I'm missing Manage Webhooks") from None
+        except discord.NotFound as e:
+            raise delivery.ChannelGone(f"the channel no longer exists ({e.code})") from None
+        except discord.HTTPException as e:
+            if e.status >= 500 or e.status == 429:
+                raise delivery.Transient(f"making a webhook failed: {e.status}") from None
+            raise delivery.Rejected(f"{e.status} {e.code}: {e.text}") from None
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+            raise delivery.Transient(f"{type(e).__name__}: {e}") from None
+        return int(made["id"]), str(made["token"])
+
+    async def missing_permissions(self, channel_id: int, needed=delivery.NEEDED_PERMISSIONS) -> list[str]:
         """What the bot lacks to post in a channel; raises ChannelGone when it no longer exists."""
         channel = self.bot.get_channel(channel_id)
         if channel is None:
@@ -166,7 +295,7 @@ class DiscordSender:
         if guild is None or guild.me is None:
             raise delivery.Transient("the server is not in my cache yet")
         perms = channel.permissions_for(guild.me)  # type: ignore[union-attr]
-        return delivery.missing({n: getattr(perms, n) for n in delivery.NEEDED_PERMISSIONS})
+        return delivery.missing({n: getattr(perms, n) for n in needed}, needed)
 
     def alert_channel(self, guild_id: int) -> int | None:
         guild = self.bot.get_guild(guild_id)

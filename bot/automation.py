@@ -43,6 +43,51 @@ def payload_of(post: Post, store: Store, **extra) -> dict:
             "files": [[a.filename, store.put_blob(a.data)] for a in post.attachments], **extra}
 
 
+def by_channel(subs: Sequence[Subscription]) -> list[list[Subscription]]:
+    """Subscriptions grouped by channel, oldest first in each."""
+    out: dict[int, list[Subscription]] = {}
+    for sub in sorted(subs, key=lambda s: s.id):
+        out.setdefault(sub.channel_id, []).append(sub)
+    return list(out.values())
+
+
+def wants(sub: Subscription, image: RoverImage) -> bool:
+    """A picture of this subscription's cameras, received after it was made."""
+    return (not sub.codes or image.instrument in sub.codes) and \
+        (image.received_utc is None or image.received_utc.timestamp() >= sub.created_at)
+
+
+def roles_for(subs: Sequence[Subscription], images: Sequence[RoverImage]) -> list[int]:
+    """The roles of the subscriptions that want at least one of these pictures (each once)."""
+    return list(dict.fromkeys(s.role_id for s in subs if s.role_id and any(wants(s, i) for i in images)))
+
+
+def with_roles(payload: dict, roles: Sequence[int]) -> dict:
+    """A post pinging these roles (and only them: allowed_mentions is built from role_ids)."""
+    roles = list(roles)
+    content = payload.get("content") or ""
+    if roles:
+        content = " ".join(f"<@&{r}>" for r in roles) + " " + content
+    return {**payload, "content": content[:2000], "role_id": roles[0] if roles else None, "role_ids": roles}
+
+
+def thread_name(sol: int) -> str:
+    """A sol's thread: "Sol 1994 · 30 Sep 2026" (the Earth date the sol began, UTC)."""
+    start, _ = marstime.sol_interval(sol)
+    return f"Sol {sol} · {start.day} {start.strftime('%b %Y')}"
+
+
+def with_delivery(payload: dict, sub: Subscription, sol: int | None) -> dict:
+    """How the post goes out, fixed when it is queued: into the sol's thread (forum post or text
+    channel thread) and/or through the channel's webhook under the subscription's name."""
+    delivery: dict = {}
+    if sub.threads and sol is not None:
+        delivery["thread"] = {"sol": sol, "name": thread_name(sol), "forum": sub.threads == "forum"}
+    if sub.webhook_name:
+        delivery["webhook"] = {"name": sub.webhook_name, "avatar": sub.webhook_avatar}
+    return {**payload, "delivery": delivery} if delivery else payload
+
+
 @dataclass
 class CycleReport:
     new: int = 0
@@ -122,15 +167,20 @@ class Automation:
         for poll_id in self.store.undispatched_polls("images"):
             found = self.store.first_seen_by(poll_id)
             with self.store.transaction():
-                for sub in self.store.subscriptions(kind="images"):
-                    queued += self._queue_images(sub, found, poll_id)
+                for subs in by_channel(self.store.subscriptions(kind="images")):
+                    queued += self._queue_images(subs, found, poll_id)
                 self.store.mark_dispatched(poll_id, self.now())
             crashpoints.reached("poll:queued")
         return queued
 
-    def _queue_images(self, sub: Subscription, found: Sequence[RoverImage], poll_id: int) -> int:
-        wanted = [i for i in found if (not sub.codes or i.instrument in sub.codes)
-                  and (i.received_utc is None or i.received_utc.timestamp() >= sub.created_at)]
+    def _queue_images(self, subs: Sequence[Subscription], found: Sequence[RoverImage], poll_id: int) -> int:
+        """One channel's image posts for a poll. A channel with several subscriptions (Mastcam-Z
+        pinging one role, Navcam another) gets one post per group of pictures, pinging the role of
+        every subscription that wants a picture of it: never the same picture twice in a channel."""
+        sub = subs[0]  # the oldest: how the channel's shared posts are delivered (thread, webhook)
+        wanted_by = {s.id: {i.exposure_id for i in found if wants(s, i)} for s in subs}
+        every = set().union(*wanted_by.values())
+        wanted = [i for i in found if i.exposure_id in every]
         queued = 0
         now = self.now()
         # Most interesting first: the outbox sends in id order, so the hour's budget goes to the best
@@ -149,14 +199,16 @@ class Automation:
                 exposures = list(dict.fromkeys(old.get("exposures", []) + [i.exposure_id for i in group]))
                 merged = sorted(self.store.images_by_exposure(exposures),
                                 key=lambda i: (i.taken_utc.isoformat() if i.taken_utc else "", i.exposure_id))
-                payload = self._group_payload(merged, family, sub, old.get("rolled_up", 0))
+                roles = roles_for(subs, merged)
+                payload = self._group_payload(merged, family, sub, old.get("rolled_up", 0), roles)
                 # Each newcomer extends the wait, but never past three waits from the first. A post
                 # claimed for sending meanwhile is never changed: the newcomers make a post of their own.
                 if self.store.update_payload(entry_id, payload, min(created + 3 * self.group_wait, now + self.group_wait)):
                     continue
+            # Keyed by channel, not subscription: two subscriptions of one channel share the post.
             key = f"images:{sub.channel_id}:{poll_id}:{grp}"
-            if self.store.enqueue(key, sub.guild_id, sub.channel_id, "images",
-                                  self._group_payload(group, family, sub, ranked.group.rolled_up), now,
+            payload = self._group_payload(group, family, sub, ranked.group.rolled_up, roles_for(subs, group))
+            if self.store.enqueue(key, sub.guild_id, sub.channel_id, "images", payload, now,
                                   not_before=now + self.group_wait, group=grp):
                 queued += 1
         return queued
@@ -185,12 +237,15 @@ class Automation:
                 attached += 1
         return attached
 
-    def _group_payload(self, images: Sequence[RoverImage], family: str, sub: Subscription, rolled_up: int = 0) -> dict:
-        post = compose.image_group(images, self.catalogue, sub.role_id, rolled_up=rolled_up)
+    def _group_payload(self, images: Sequence[RoverImage], family: str, sub: Subscription, rolled_up: int = 0,
+                       roles: Sequence[int] | None = None) -> dict:
+        post = compose.image_group(images, self.catalogue, None, rolled_up=rolled_up)
         if self.rovermaps is not None:  # held localizations only: nothing is fetched per picture
             post = compose.with_places(post, self.rovermaps.place_of)
-        return payload_of(post, self.store, summary_label=self.catalogue.family_label(family), count=len(images),
-                          exposures=[i.exposure_id for i in images], rolled_up=rolled_up)
+        payload = payload_of(post, self.store, summary_label=self.catalogue.family_label(family), count=len(images),
+                             exposures=[i.exposure_id for i in images], rolled_up=rolled_up)
+        roles = [sub.role_id] if roles is None and sub.role_id else list(roles or [])
+        return with_delivery(with_roles(payload, roles), sub, images[0].sol)
 
     def _extents(self, images: Sequence[RoverImage]) -> dict[str, "interest.Extent"]:
         """Size and aim of each picture, from the geometry the poll kept (panoramas score as such)."""
@@ -246,10 +301,12 @@ class Automation:
         for poll_id in sorted(polls):
             items = self.store.news_first_seen_by(poll_id)
             with self.store.transaction():
-                for sub in self.store.subscriptions(kind="news"):
+                for subs in by_channel(self.store.subscriptions(kind="news")):
+                    sub = subs[0]  # one post per article and channel, pinging every subscription's role
                     for item in items:
-                        post = compose.news_post(item, sub.role_id)
+                        post = compose.news_post(item, None)
                         payload = payload_of(post, self.store, summary_label="news", count=1)
+                        payload = with_delivery(with_roles(payload, [s.role_id for s in subs if s.role_id]), sub, None)
                         if self.store.enqueue(f"news:{sub.channel_id}:{item.key}", sub.guild_id, sub.channel_id, "news",
                                               payload, self.now()):
                             queued += 1
@@ -335,7 +392,7 @@ class Automation:
             if self.store.has_digest(sub.channel_id, local_date):
                 return False  # another cycle got there first
             entry = self.store.enqueue(f"digest:{sub.channel_id}:{local_date}", sub.guild_id, sub.channel_id, "digest",
-                                       payload_of(post, self.store), now.timestamp())
+                                       with_delivery(payload_of(post, self.store), sub, None), now.timestamp())
             if entry is None:
                 return False
             self.store.record_digest(sub.channel_id, local_date, content.start.timestamp(), content.end.timestamp(),
@@ -422,9 +479,11 @@ class Automation:
     def _queue_drive(self, drive: "where.Drive", picture: bytes | None, mosaic: bytes | None) -> int:
         """Inside the caller's transaction: the posts and the new position are one commit."""
         queued = 0
-        for sub in self.store.subscriptions(kind="drives"):
-            post = compose.drive_post("Perseverance", drive, picture, mosaic, sub.role_id)
+        for subs in by_channel(self.store.subscriptions(kind="drives")):
+            sub = subs[0]  # one post per drive and channel, pinging every subscription's role
+            post = compose.drive_post("Perseverance", drive, picture, mosaic, None)
             payload = payload_of(post, self.store, summary_label="drive", count=1)
+            payload = with_delivery(with_roles(payload, [s.role_id for s in subs if s.role_id]), sub, drive.sol)
             if self.store.enqueue(f"drives:{sub.channel_id}:{drive.site}:{drive.drive}", sub.guild_id, sub.channel_id,
                                   "drives", payload, self.now()):
                 queued += 1
@@ -448,6 +507,10 @@ class Automation:
     async def retention_cycle(self) -> dict[str, int]:
         removed = self.store.prune(self.now(), sent_days=self.retention[0], poll_days=self.retention[1],
                                    image_days=self.retention[2])
+        last = float(self.store.get("retention.compacted_at") or 0)
+        if self.now() - last >= 86400:  # once a day: give the trimmed payloads' space back to the disk
+            self.store.put("retention.compacted_at", str(self.now()))
+            await asyncio.to_thread(self.store.compact)
         if any(removed.values()):
             log.info("retention: removed %s; database now %.1f MB", ", ".join(f"{v} {k}" for k, v in removed.items() if v),
                      self.store.size_bytes() / 1e6)

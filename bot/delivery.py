@@ -13,6 +13,7 @@ that refuses us is paused (not deleted) and its server told once.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import time
@@ -41,6 +42,11 @@ class Outgoing:
     files: list[tuple[str, bytes]]
     nonce: str
     reference: str = ""  # shown on the message (embed footer or a last line) so it can be found again
+    role_ids: tuple[int, ...] = ()  # every role the post pings (several subscriptions of one channel)
+    thread_id: int | None = None  # post in this thread of the channel (a sol's thread or forum post)
+    webhook: tuple[int, str] | None = None  # (id, token): post through the channel's webhook
+    username: str | None = None  # the webhook post's name and avatar
+    avatar_url: str | None = None
 
 
 class DeliveryError(Exception):
@@ -63,14 +69,30 @@ class Transient(DeliveryError):
     """5xx, timeouts, a connection dropped: try again later."""
 
 
+class WebhookGone(DeliveryError):
+    """404 / 10015: the webhook was deleted (by a member, or with the channel's integrations);
+    certainly nothing was posted with it."""
+
+
 class Sender(Protocol):
     async def send(self, message: Outgoing) -> int: ...
 
-    async def find_sent(self, channel_id: int, reference: str, since: float) -> int | None:
-        """Our own message in the channel carrying `reference`, posted after `since` (epoch s)."""
+    async def find_sent(self, channel_id: int, reference: str, since: float, authors: Sequence[int] = ()) -> int | None:
+        """Our own message in the channel (or thread) carrying `reference`, posted after `since`
+        (epoch s), by the bot or one of the webhooks in `authors`."""
         ...
 
-    async def missing_permissions(self, channel_id: int) -> list[str]: ...
+    async def missing_permissions(self, channel_id: int, needed: Sequence[str] = ...) -> list[str]: ...
+
+    async def find_thread(self, guild_id: int, channel_id: int, name: str) -> int | None:
+        """An active thread of the channel the bot started, with this name."""
+        ...
+
+    async def create_thread(self, channel_id: int, name: str, *, forum: bool, starter: str) -> int: ...
+
+    async def create_webhook(self, channel_id: int, name: str) -> tuple[int, str]:
+        """(id, token) of a new webhook; Forbidden without Manage Webhooks (checked before asking)."""
+        ...
 
     def alert_channel(self, guild_id: int) -> int | None: ...
 
@@ -160,30 +182,53 @@ class Courier:
         if claimed is None:
             return False  # sent, merged, paused or claimed since the batch was read
         entry = claimed
+        p = entry.payload
+        route = p.get("delivery") or {}
+        thread_id: int | None = None
         try:
+            if route.get("thread"):
+                thread_id = await self.thread_for(entry, route["thread"])
+            hook = await self.webhook_for(entry, route["webhook"]) if route.get("webhook") else None
+            # Discord never deduplicates a webhook execution (it takes no nonce): a post meant for a
+            # webhook is looked for on every re-attempt, not only past the nonce window.
             if entry.attempts > 1 and entry.first_attempt_at is not None \
-                    and now - entry.first_attempt_at > self.nonce_trust_seconds:
+                    and (route.get("webhook") or now - entry.first_attempt_at > self.nonce_trust_seconds):
                 # An earlier attempt may have reached Discord, and Discord may have forgotten its nonce.
-                found = await self.sender.find_sent(entry.channel_id, reference(entry.nonce), entry.first_attempt_at - 60)
+                found = await self.sender.find_sent(thread_id or entry.channel_id, reference(entry.nonce),
+                                                    entry.first_attempt_at - 60, self.store.webhook_ids(entry.channel_id))
                 if found is not None:
                     self.store.mark_sent(entry.id, found, self.clock().timestamp())
                     log.info("post %s was already in channel %s (message %s): recorded, not sent again", entry.key,
-                             entry.channel_id, found)
+                             thread_id or entry.channel_id, found)
                     return False
-            p = entry.payload
+            name = (route.get("webhook") or {}).get("name")
             message = Outgoing(channel_id=entry.channel_id, content=p.get("content") or "", embeds=p.get("embeds") or [],
                                role_id=p.get("role_id"), files=[(name, self.store.blob(h)) for name, h in p.get("files", [])],
-                               nonce=entry.nonce, reference=reference(entry.nonce))
+                               nonce=entry.nonce, reference=reference(entry.nonce), role_ids=tuple(p.get("role_ids") or ()),
+                               thread_id=thread_id, webhook=hook, username=name if hook else None,
+                               avatar_url=(route.get("webhook") or {}).get("avatar") if hook else None)
             await self.pacer.wait()
-            message_id = await self.sender.send(message)
-        except (Forbidden, ChannelGone) as e:
-            self.store.unclaim(entry.id)  # refused: certainly not posted
-            if entry.kind == "alert":
-                self.store.mark(entry.id, "failed", str(e))
-                log.warning("could not deliver an alert to channel %s: %s", entry.channel_id, e)
+            try:
+                message_id = await self.sender.send(message)
+            except WebhookGone:
+                # Deleted by someone: nothing was posted with it. Make a new one (or fall back to a
+                # plain send without Manage Webhooks) and send once more.
+                self.store.webhook_gone(hook[0], now)  # type: ignore[index]
+                log.warning("the webhook in channel %s was deleted; making a new one", entry.channel_id)
+                hook = await self.webhook_for(entry, route["webhook"])
+                message = dataclasses.replace(message, webhook=hook, username=name if hook else None,
+                                              avatar_url=message.avatar_url if hook else None)
+                await self.pacer.wait()
+                message_id = await self.sender.send(message)
+        except ChannelGone as e:
+            if thread_id is not None:
+                # The sol's thread was deleted, not the channel: the next attempt finds or makes another.
+                self.store.forget_sol_thread(entry.channel_id, route["thread"]["sol"])
+                self.store.retry_later(entry.id, now + 30.0, f"thread {thread_id} is gone: {e}")
                 return False
-            self.pause(entry.guild_id, entry.channel_id, str(e) or type(e).__name__)
-            return False
+            return self._refused(entry, e)
+        except (Forbidden, WebhookGone) as e:
+            return self._refused(entry, e)
         except Rejected as e:
             self.store.mark(entry.id, "failed", str(e))
             log.error("Discord refused post %s in channel %s: %s", entry.key, entry.channel_id, e)
@@ -204,6 +249,75 @@ class Courier:
         self.sent += 1
         return True
 
+    def _refused(self, entry: OutboxEntry, e: DeliveryError) -> bool:
+        self.store.unclaim(entry.id)  # refused: certainly not posted
+        if entry.kind == "alert":
+            self.store.mark(entry.id, "failed", str(e))
+            log.warning("could not deliver an alert to channel %s: %s", entry.channel_id, e)
+            return False
+        self.pause(entry.guild_id, entry.channel_id, str(e) or type(e).__name__)
+        return False
+
+    async def thread_for(self, entry: OutboxEntry, spec: dict) -> int:
+        """The sol's thread in the entry's channel: recorded, else found again, else made. Exactly
+        once: a thread Discord made but we never recorded (a crash, a lost answer) is found by its
+        name among the channel's active threads instead of made a second time."""
+        channel_id, sol, name = entry.channel_id, int(spec["sol"]), spec["name"]
+        known = self.store.sol_thread(channel_id, sol)
+        if known is not None:
+            return known
+        found = await self.sender.find_thread(entry.guild_id, channel_id, name)
+        if found is None:
+            starter = f"🧵 **{name}**: Perseverance's new pictures of sol {sol}, posted here as they arrive."
+            found = await self.sender.create_thread(channel_id, name, forum=bool(spec.get("forum")), starter=starter)
+            crashpoints.reached("thread:created")  # Discord has the thread; the store does not know yet
+        else:
+            log.info("found the thread %r (%s) in channel %s again: recorded, not made twice", name, found, channel_id)
+        self.store.record_sol_thread(channel_id, sol, found, name, self.clock().timestamp())
+        return found
+
+    async def webhook_for(self, entry: OutboxEntry, spec: dict) -> tuple[int, str] | None:
+        """The channel's webhook, made when missing. None: the bot may not manage webhooks there, so
+        the post goes out as the bot; the server is told once, and asked again at most hourly."""
+        channel_id = entry.channel_id
+        hook = self.store.webhook(channel_id)
+        if hook is not None:
+            return hook
+        now = self.clock().timestamp()
+        denied = self.store.get(f"webhook.denied:{channel_id}")
+        if denied is not None and now - float(denied) < HOUR:
+            return None
+        try:
+            made = await self.sender.create_webhook(channel_id, spec.get("name") or "roverbot")
+        except Forbidden as e:
+            self.store.put(f"webhook.denied:{channel_id}", str(now))
+            self._note_no_webhook(entry, spec, str(e))
+            return None
+        self.store.record_webhook(channel_id, made[0], made[1], now)
+        self.store.delete(f"webhook.denied:{channel_id}")
+        self.store.delete(f"webhook.noted:{channel_id}")
+        log.info("made a webhook in channel %s for posts as %r", channel_id, spec.get("name"))
+        return made
+
+    def _note_no_webhook(self, entry: OutboxEntry, spec: dict, reason: str) -> None:
+        """Once per channel (until a webhook works there): why posts come as the bot, not as the name asked for."""
+        key = f"webhook.noted:{entry.channel_id}"
+        if self.store.get(key) is not None:
+            return
+        now = self.clock().timestamp()
+        self.store.put(key, str(now))
+        log.warning("no webhook in channel %s (%s): posting as the bot", entry.channel_id, reason)
+        target = self.admin_channel_id or self.sender.alert_channel(entry.guild_id)
+        if target is None and not (entry.payload.get("delivery") or {}).get("thread", {}).get("forum"):
+            target = entry.channel_id
+        if target is None:
+            return
+        text = (f"ℹ️ Posts in <#{entry.channel_id}> are set to appear as **{spec.get('name')}**, but I'm missing "
+                "**Manage Webhooks** there, so I post them as myself. Nothing is lost. Give me Manage Webhooks in that "
+                "channel and the next posts use that name and picture.")
+        self.store.enqueue(f"alert:webhook:{entry.channel_id}:{int(now)}", entry.guild_id, target, "alert",
+                           {"content": text, "embeds": []}, now)
+
     def pause(self, guild_id: int, channel_id: int, reason: str) -> None:
         now = self.clock().timestamp()
         newly = self.store.pause(channel_id, reason, now)
@@ -223,9 +337,13 @@ class Courier:
     async def recheck_paused(self) -> list[int]:
         """Resume every paused channel whose permissions are fine again; returns their ids."""
         resumed = []
-        for channel_id in sorted({s.channel_id for s in self.store.subscriptions(active=False)}):
+        paused = self.store.subscriptions(active=False)
+        for channel_id in sorted({s.channel_id for s in paused}):
+            extra = needed_for([s for s in paused if s.channel_id == channel_id])
             try:
-                missing = await self.sender.missing_permissions(channel_id)
+                # a channel posting in threads also needs the thread rights, or it would resume and fail again
+                missing = await (self.sender.missing_permissions(channel_id, NEEDED_PERMISSIONS + extra) if extra
+                                 else self.sender.missing_permissions(channel_id))
             except ChannelGone:
                 continue
             except DeliveryError as e:
@@ -243,8 +361,21 @@ class Courier:
 NEEDED_PERMISSIONS = ("view_channel", "send_messages", "embed_links", "attach_files", "read_message_history")
 
 
+def needed_for(subs: Sequence) -> tuple[str, ...]:
+    """What subscriptions posting in threads need beyond NEEDED_PERMISSIONS (a forum post needs
+    Send Messages in the forum, which is already there)."""
+    extra: tuple[str, ...] = ()
+    if any(s.threads == "text" for s in subs):
+        extra += ("create_public_threads",)
+    if any(s.threads for s in subs):
+        extra += ("send_messages_in_threads",)
+    return extra
+
+
 def missing(allowed: dict[str, bool], needed: Sequence[str] = NEEDED_PERMISSIONS) -> list[str]:
     """Names of the permissions a channel lacks, in words a server admin recognises."""
     words = {"view_channel": "View Channel", "send_messages": "Send Messages", "embed_links": "Embed Links",
-             "attach_files": "Attach Files", "read_message_history": "Read Message History"}
+             "attach_files": "Attach Files", "read_message_history": "Read Message History",
+             "create_public_threads": "Create Public Threads", "send_messages_in_threads": "Send Messages in Threads",
+             "manage_webhooks": "Manage Webhooks"}
     return [words.get(n, n) for n in needed if not allowed.get(n)]

@@ -60,6 +60,9 @@ class Subscription:
     created_at: float = 0.0
     paused_at: float | None = None
     paused_reason: str | None = None
+    threads: str = ""  # '' posts in the channel; 'text': a thread per sol; 'forum': a forum post per sol
+    webhook_name: str | None = None  # post through a webhook under this name (None: as the bot)
+    webhook_avatar: str | None = None
 
     @property
     def paused(self) -> bool:

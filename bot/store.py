@@ -189,6 +189,57 @@ MIGRATIONS: list[str] = [
     DROP TABLE subscriptions;
     ALTER TABLE subscriptions_new RENAME TO subscriptions;
     """,
+    # several subscriptions per channel (Mastcam-Z pinging one role, Navcam no ping), forum posts or
+    # threads per sol, and webhook delivery. The table is rebuilt without UNIQUE (channel_id, kind),
+    # every row and id kept; "the same subscription" is now (channel, kind, camera, role), and a
+    # channel has one digest (digests are recorded per channel and local day). Threads made per
+    # (channel, sol) are recorded so a restart never makes a second one; the webhooks the bot made
+    # are kept (with when they vanished) so a re-send recognises posts made through an old one.
+    """
+    CREATE TABLE subscriptions_new (
+        id           INTEGER PRIMARY KEY,
+        guild_id     INTEGER NOT NULL,
+        channel_id   INTEGER NOT NULL,
+        kind         TEXT NOT NULL CHECK (kind IN ('images', 'news', 'digest', 'drives')),
+        camera       TEXT NOT NULL DEFAULT '',
+        codes        TEXT NOT NULL DEFAULT '',
+        digest_time  TEXT NOT NULL DEFAULT '09:00',
+        timezone     TEXT NOT NULL DEFAULT 'UTC',
+        role_id      INTEGER,
+        created_at   REAL NOT NULL,
+        paused_at    REAL,
+        paused_reason TEXT,
+        threads      TEXT NOT NULL DEFAULT '' CHECK (threads IN ('', 'text', 'forum')),
+        webhook_name TEXT,
+        webhook_avatar TEXT
+    );
+    INSERT INTO subscriptions_new (id, guild_id, channel_id, kind, camera, codes, digest_time, timezone, role_id,
+                                   created_at, paused_at, paused_reason)
+        SELECT id, guild_id, channel_id, kind, camera, codes, digest_time, timezone, role_id, created_at, paused_at,
+               paused_reason FROM subscriptions;
+    DROP TABLE subscriptions;
+    ALTER TABLE subscriptions_new RENAME TO subscriptions;
+    CREATE UNIQUE INDEX subscriptions_same ON subscriptions (channel_id, kind, camera, COALESCE(role_id, 0))
+        WHERE kind != 'digest';
+    CREATE UNIQUE INDEX subscriptions_one_digest ON subscriptions (channel_id) WHERE kind = 'digest';
+    CREATE INDEX subscriptions_by_channel ON subscriptions (channel_id, kind);
+    CREATE TABLE sol_threads (
+        channel_id  INTEGER NOT NULL,            -- the text or forum channel the thread is in
+        sol         INTEGER NOT NULL,
+        thread_id   INTEGER NOT NULL,
+        name        TEXT NOT NULL,
+        created_at  REAL NOT NULL,
+        PRIMARY KEY (channel_id, sol)
+    );
+    CREATE TABLE webhooks (
+        id          INTEGER PRIMARY KEY,         -- Discord's webhook id
+        channel_id  INTEGER NOT NULL,
+        token       TEXT NOT NULL,
+        created_at  REAL NOT NULL,
+        gone_at     REAL                         -- Discord answered Unknown Webhook (deleted)
+    );
+    CREATE INDEX webhooks_by_channel ON webhooks (channel_id, gone_at);
+    """,
 ]
 
 # What of a feed record assembly needs (bot/imagery/frames.py): geometry and rendition URLs, not text.
@@ -536,34 +587,65 @@ class Store:
     # ------------------------------------------------------------ subscriptions
 
     _SUB_COLUMNS = ("id, guild_id, channel_id, kind, camera, codes, digest_time, timezone, role_id, created_at,"
-                    " paused_at, paused_reason")
+                    " paused_at, paused_reason, threads, webhook_name, webhook_avatar")
 
     def subscribe(self, guild_id: int, channel_id: int, kind: str, *, camera: str = "", codes: Sequence[str] = (),
-                  digest_time: str = "09:00", timezone: str = "UTC", role_id: int | None = None, at: float) -> Subscription:
-        """Create or replace a channel's subscription of one kind (settings change, history stays)."""
-        self.conn.execute(
-            """INSERT INTO subscriptions (guild_id, channel_id, kind, camera, codes, digest_time, timezone, role_id, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (channel_id, kind) DO UPDATE SET camera = excluded.camera, codes = excluded.codes,
-                digest_time = excluded.digest_time, timezone = excluded.timezone, role_id = excluded.role_id,
-                paused_at = NULL, paused_reason = NULL""",
-            (guild_id, channel_id, kind, camera, "|".join(codes), digest_time, timezone, role_id, at),
-        )
-        sub = self.subscription(channel_id, kind)
+                  digest_time: str = "09:00", timezone: str = "UTC", role_id: int | None = None, at: float,
+                  threads: str = "", webhook_name: str | None = None, webhook_avatar: str | None = None) -> Subscription:
+        """A new subscription, unless the same one exists: same channel, kind, camera and role (a
+        channel has one digest). Then its settings change and its history (created_at) stays."""
+        with self.transaction():
+            if kind == "digest":
+                row = self.conn.execute("SELECT id FROM subscriptions WHERE channel_id = ? AND kind = 'digest'",
+                                        (channel_id,)).fetchone()
+            else:
+                row = self.conn.execute(
+                    "SELECT id FROM subscriptions WHERE channel_id = ? AND kind = ? AND camera = ?"
+                    " AND COALESCE(role_id, 0) = ?", (channel_id, kind, camera, role_id or 0)).fetchone()
+            values = (camera, "|".join(codes), digest_time, timezone, role_id, threads, webhook_name, webhook_avatar)
+            if row is None:
+                sub_id = self.conn.execute(
+                    """INSERT INTO subscriptions (camera, codes, digest_time, timezone, role_id, threads, webhook_name,
+                    webhook_avatar, guild_id, channel_id, kind, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (*values, guild_id, channel_id, kind, at)).lastrowid
+            else:
+                sub_id = row[0]
+                self.conn.execute(
+                    """UPDATE subscriptions SET camera = ?, codes = ?, digest_time = ?, timezone = ?, role_id = ?,
+                    threads = ?, webhook_name = ?, webhook_avatar = ?, paused_at = NULL, paused_reason = NULL
+                    WHERE id = ?""", (*values, sub_id))
+        sub = self.subscription_by_id(sub_id)
         assert sub is not None
         return sub
 
     def unsubscribe(self, channel_id: int, kind: str) -> bool:
+        """Every subscription of this kind in the channel (what /unsubscribe kind: did before ids)."""
+        subs = self.subscriptions(channel_id=channel_id, kind=kind)
+        return bool([s for s in subs if self.unsubscribe_id(s.id)])
+
+    def unsubscribe_id(self, sub_id: int, guild_id: int | None = None) -> Subscription | None:
+        """Remove one subscription (of this server, when given); returns what was removed."""
+        sub = self.subscription_by_id(sub_id)
+        if sub is None or (guild_id is not None and sub.guild_id != guild_id):
+            return None
         with self.transaction():
-            cur = self.conn.execute("DELETE FROM subscriptions WHERE channel_id = ? AND kind = ?", (channel_id, kind))
-            # Posts not yet sent for it would now be unwanted.
-            self.conn.execute("UPDATE outbox SET status = 'cancelled' WHERE channel_id = ? AND kind = ? AND status IN ('pending', 'held')",
-                              (channel_id, kind))
-        return cur.rowcount > 0
+            self.conn.execute("DELETE FROM subscriptions WHERE id = ?", (sub_id,))
+            # Posts not yet sent for it are unwanted now, unless another subscription of the
+            # channel still wants that kind (its posts are shared, one per picture per channel).
+            if not self.conn.execute("SELECT 1 FROM subscriptions WHERE channel_id = ? AND kind = ?",
+                                     (sub.channel_id, sub.kind)).fetchone():
+                self.conn.execute("UPDATE outbox SET status = 'cancelled' WHERE channel_id = ? AND kind = ?"
+                                  " AND status IN ('pending', 'held')", (sub.channel_id, sub.kind))
+        return sub
+
+    def subscription_by_id(self, sub_id: int) -> Subscription | None:
+        row = self.conn.execute(f"SELECT {self._SUB_COLUMNS} FROM subscriptions WHERE id = ?", (sub_id,)).fetchone()
+        return self._sub(row) if row else None
 
     def subscription(self, channel_id: int, kind: str) -> Subscription | None:
-        row = self.conn.execute(f"SELECT {self._SUB_COLUMNS} FROM subscriptions WHERE channel_id = ? AND kind = ?",
-                                (channel_id, kind)).fetchone()
+        """The channel's (oldest) subscription of a kind."""
+        row = self.conn.execute(f"SELECT {self._SUB_COLUMNS} FROM subscriptions WHERE channel_id = ? AND kind = ?"
+                                " ORDER BY id LIMIT 1", (channel_id, kind)).fetchone()
         return self._sub(row) if row else None
 
     def subscriptions(self, *, kind: str | None = None, guild_id: int | None = None, channel_id: int | None = None,
@@ -592,7 +674,39 @@ class Store:
     def _sub(r: tuple) -> Subscription:
         return Subscription(id=r[0], guild_id=r[1], channel_id=r[2], kind=r[3], camera=r[4],
                             codes=tuple(c for c in r[5].split("|") if c), digest_time=r[6], timezone=r[7], role_id=r[8],
-                            created_at=r[9], paused_at=r[10], paused_reason=r[11])
+                            created_at=r[9], paused_at=r[10], paused_reason=r[11], threads=r[12], webhook_name=r[13],
+                            webhook_avatar=r[14])
+
+    # ------------------------------------------------------------ threads per sol, webhooks
+
+    def sol_thread(self, channel_id: int, sol: int) -> int | None:
+        row = self.conn.execute("SELECT thread_id FROM sol_threads WHERE channel_id = ? AND sol = ?",
+                                (channel_id, sol)).fetchone()
+        return row[0] if row else None
+
+    def record_sol_thread(self, channel_id: int, sol: int, thread_id: int, name: str, at: float) -> None:
+        """Durable: once Discord made the thread, a restart must find it here."""
+        self._durable("INSERT INTO sol_threads VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
+                      " thread_id = excluded.thread_id, name = excluded.name", (channel_id, sol, thread_id, name, at))
+
+    def forget_sol_thread(self, channel_id: int, sol: int) -> None:
+        self.conn.execute("DELETE FROM sol_threads WHERE channel_id = ? AND sol = ?", (channel_id, sol))
+
+    def webhook(self, channel_id: int) -> tuple[int, str] | None:
+        """(id, token) of the webhook the bot made in this channel and still uses."""
+        return self.conn.execute("SELECT id, token FROM webhooks WHERE channel_id = ? AND gone_at IS NULL"
+                                 " ORDER BY created_at DESC LIMIT 1", (channel_id,)).fetchone()
+
+    def record_webhook(self, channel_id: int, webhook_id: int, token: str, at: float) -> None:
+        self._durable("INSERT OR REPLACE INTO webhooks (id, channel_id, token, created_at) VALUES (?, ?, ?, ?)",
+                      (webhook_id, channel_id, token, at))
+
+    def webhook_gone(self, webhook_id: int, at: float) -> None:
+        self.conn.execute("UPDATE webhooks SET gone_at = ? WHERE id = ?", (at, webhook_id))
+
+    def webhook_ids(self, channel_id: int) -> list[int]:
+        """Every webhook the bot made in the channel, gone or not: their posts are still ours."""
+        return [r[0] for r in self.conn.execute("SELECT id FROM webhooks WHERE channel_id = ?", (channel_id,))]
 
     # ------------------------------------------------------------ outbox: recorded before sent
 
@@ -791,6 +905,13 @@ class Store:
         """
         removed: dict[str, int] = {}
         with self.transaction():
+            # A delivered post is on Discord: after the hour its budget looks back on, only its key,
+            # status and whether it carried a product matter; its text and picture list go (most of
+            # the file's size at 100 channels). The row stays until sent_days, guarding its key.
+            removed["payloads"] = self.conn.execute(
+                """UPDATE outbox SET payload = json_object('product', json_extract(payload, '$.product'))
+                WHERE status IN ('sent', 'digested', 'cancelled', 'failed') AND COALESCE(sent_at, created_at) < ?
+                AND length(payload) > 40""", (now - 3600,)).rowcount
             removed["outbox"] = self.conn.execute(
                 "DELETE FROM outbox WHERE status IN ('sent', 'digested', 'cancelled', 'failed')"
                 " AND COALESCE(sent_at, created_at) < ?", (now - sent_days * 86400,)).rowcount
@@ -813,6 +934,20 @@ class Store:
         self.conn.executescript("PRAGMA incremental_vacuum;")
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return removed
+
+    def compact(self) -> None:
+        """Rewrite the file without the holes trimmed payloads leave in their pages (incremental
+        vacuum only returns whole free pages). Its own connection, so it can run on a thread; it
+        takes the write lock for a few seconds, so the bot runs it daily."""
+        path = self.conn.execute("PRAGMA database_list").fetchone()[2]
+        if not path:
+            return  # in memory: nothing to shrink
+        conn = sqlite3.connect(path, timeout=30)
+        try:
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
 
     def size_bytes(self) -> int:
         pages, size = (self.conn.execute(f"PRAGMA {p}").fetchone()[0] for p in ("page_count", "page_size"))

@@ -75,3 +75,36 @@ def check(kind: str, camera: str | None, time: str | None, tz: str | None, *, ca
         raise BadSubscription("`time` and `timezone` set when the daily digest arrives; they only apply to `kind:digest`.")
     selection = catalogue.resolve(camera) if camera else None
     return Request(kind, selection, clock_time(time) if time else default_time, zone(tz) if tz else default_tz)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    threads: str  # '', 'text' (a thread per sol in a text channel) or 'forum' (a forum post per sol)
+    webhook_name: str | None
+    webhook_avatar: str | None
+
+
+def delivery(kind: str, *, forum: bool, thread_per_sol: bool, webhook_name: str | None,
+             webhook_avatar: str | None) -> Delivery:
+    """Where and as whom posts appear. Only pictures and drives belong to a sol, so only they can
+    go into a thread per sol (a forum channel takes nothing else)."""
+    if forum and kind not in ("images", "drives"):
+        raise BadSubscription(f"A forum channel gets one post per sol, so it takes `images` or `drives`; put {kind} in a "
+                              "text channel.")
+    if thread_per_sol and kind not in ("images", "drives"):
+        raise BadSubscription("`thread_per_sol` groups pictures and drives by sol; it doesn't apply to "
+                              f"`kind:{kind}`.")
+    name = webhook_name.strip() if webhook_name else None
+    if name is not None:
+        # Discord's rules for a webhook's name: 1-80 characters, never "discord" or "clyde".
+        if not 1 <= len(name) <= 80:
+            raise BadSubscription("`post_as` must be 1 to 80 characters, e.g. `Perseverance`.")
+        if "discord" in name.lower() or "clyde" in name.lower():
+            raise BadSubscription("Discord doesn't allow \"discord\" or \"clyde\" in a webhook's name; pick another `post_as`.")
+    avatar = webhook_avatar.strip() if webhook_avatar else None
+    if avatar is not None:
+        if name is None:
+            raise BadSubscription("`avatar` is the picture for `post_as`; set `post_as` too (e.g. `Perseverance`).")
+        if not re.fullmatch(r"https://\S+", avatar):
+            raise BadSubscription(f"`{shown(avatar)}` isn't a picture address; use an https:// link to an image.")
+    return Delivery("forum" if forum else "text" if thread_per_sol else "", name, avatar)

@@ -38,9 +38,9 @@ DISCORD_EPOCH_MS = 1420070400000
 _counter = itertools.count(1)
 
 
-def snowflake() -> int:
-    """A snowflake carrying a real timestamp, unique within the test run."""
-    return ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) | (next(_counter) & 0x3FFFFF)
+def snowflake(at: float | None = None) -> int:
+    """A snowflake carrying a timestamp (now, or `at` in Unix seconds), unique within the test run."""
+    return ((int((time.time() if at is None else at) * 1000) - DISCORD_EPOCH_MS) << 22) | (next(_counter) & 0x3FFFFF)
 
 
 def now_iso() -> str:
@@ -467,7 +467,9 @@ class DiscordStandIn(LoopbackServer):
                        interaction: bool = False) -> dict:
         attachments = files or []
         msg = {
-            "id": str(snowflake()), "channel_id": str(channel_id), "author": self.bot_user,
+            # the id carries the stand-in's own time, as Discord's carry Discord's: history reads by
+            # time ("after my first attempt") then agree with the clock the tests move
+            "id": str(snowflake(self.unix_now())), "channel_id": str(channel_id), "author": self.bot_user,
             "content": body.get("content") or "", "timestamp": now_iso(), "edited_timestamp": None, "tts": False,
             "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": attachments,
             "embeds": self._resolve_embeds(body.get("embeds") or [], attachments), "pinned": False,
@@ -863,6 +865,13 @@ class DiscordStandIn(LoopbackServer):
         if m and method == "POST":
             ch = self._channel(int(m[1]))
             return self._start_thread(ch, body or {}, m[2])
+        m = re.fullmatch(r"/guilds/(\d+)/threads/active", path)
+        if m and method == "GET":
+            # List Active Guild Threads: "all active threads in the guild, including public and
+            # private threads", with the current user's thread members; archived ones are not listed.
+            active = [t for t in self.threads() if t.guild_id == int(m[1]) and self._visible(t) and not t.archived]
+            return 200, {"threads": [self.thread_object(t) for t in active],
+                         "members": [self.thread_object(t, member=True)["member"] for t in active if self.app_id in t.members]}
         return 404, {"message": "404: Not Found", "code": 0}
 
     def _exists(self, ch: Channel | None) -> bool:

@@ -255,16 +255,19 @@ def test_migration_allows_drives_and_keeps_every_subscription(tmp_path, monkeypa
     catalogue = cameras.default()
     monkeypatch.setattr("bot.store.MIGRATIONS", MIGRATIONS[: MIGRATIONS.index(next(m for m in MIGRATIONS if "subscriptions_new" in m))])
     old = Store.open(path, catalogue)
-    old.subscribe(1, 10, "digest", digest_time="07:30", timezone="Europe/Berlin", role_id=5, at=1.0)
-    old.subscribe(1, 11, "images", camera="navcam", codes=("NAVCAM_LEFT",), at=2.0)
-    old.pause(11, "missing Attach Files", 3.0)
+    # Rows written as that version's code wrote them (today's Store expects today's columns).
+    old.conn.execute("INSERT INTO subscriptions (guild_id, channel_id, kind, digest_time, timezone, role_id, created_at)"
+                     " VALUES (1, 10, 'digest', '07:30', 'Europe/Berlin', 5, 1.0)")
+    old.conn.execute("INSERT INTO subscriptions (guild_id, channel_id, kind, camera, codes, created_at, paused_at,"
+                     " paused_reason) VALUES (1, 11, 'images', 'navcam', 'NAVCAM_LEFT', 2.0, 3.0, 'missing Attach Files')")
     with pytest.raises(sqlite3.IntegrityError):
-        old.subscribe(1, 10, "drives", at=4.0)
-    before = old.subscriptions()
+        old.conn.execute("INSERT INTO subscriptions (guild_id, channel_id, kind, created_at) VALUES (1, 10, 'drives', 4.0)")
+    before = old.conn.execute("SELECT * FROM subscriptions ORDER BY id").fetchall()
     old.close()
     monkeypatch.undo()
     new = Store.open(path, catalogue)
-    assert new.schema_version == len(MIGRATIONS) and new.subscriptions() == before
+    assert new.schema_version == len(MIGRATIONS)
+    assert [r[:12] for r in new.conn.execute("SELECT * FROM subscriptions ORDER BY id")] == before
     new.subscribe(1, 10, "drives", at=5.0)
     assert {s.kind for s in new.subscriptions(channel_id=10)} == {"digest", "drives"}
     new.close()
