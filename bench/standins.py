@@ -110,7 +110,7 @@ def sim_snowflakes(now: Callable[[], float]):
     counter = itertools.count(1)
     original = ds_mod.snowflake
 
-    def snowflake() -> int:
+    def snowflake(at: float | None = None) -> int:  # `at` (the stand-in's own clock) is ignored: the simulation's wins
         return ((int(now() * 1000) - ds_mod.DISCORD_EPOCH_MS) << 22) | (next(counter) & 0x3FFFFF)
 
     ds_mod.snowflake = snowflake
