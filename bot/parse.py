@@ -85,14 +85,19 @@ def _on(host: str, allowed: Iterable[str]) -> bool:
 
 # scheme://host[:port][/path...]: no credentials (an '@' can't be in the host), no spaces. One
 # compiled match instead of urlsplit: this runs for five URLs of every record of every page.
-_URL = re.compile(r"(https?)://([A-Za-z0-9.-]+)(:[0-9]{1,5})?(?:[/?#][^\s]*)?")
+# Printable ASCII only after the host: no spaces, control characters or bidi overrides can ride along.
+_URL = re.compile(r"(https?)://([A-Za-z0-9.-]+)(:[0-9]{1,5})?(?:[/?#][!-~]*)?")
 
 
 def safe_url(value: Any, hosts: Iterable[str], *, https_only: bool = True) -> str:
     """A URL we may put in a post: http(s) (https only, unless the operator allows http hosts), on an
     allowed host, no credentials, no spaces. Anything else is dropped ('')."""
-    text = _url(value)
-    m = _URL.fullmatch(text) if text else None
+    if not isinstance(value, str):
+        return ""
+    text = value.strip()
+    if text.startswith("/"):
+        text = NASA_SITE + text
+    m = _URL.fullmatch(text)
     if m is None or (https_only and m[1] != "https"):
         return ""
     host = m[2].lower()
