@@ -22,8 +22,13 @@ class DatabaseLock:
         self._fd: int | None = None
 
     def acquire(self) -> "DatabaseLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        from .store import StorageError
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:  # the database's folder can't be written: say so about the database
+            raise StorageError(f"{self.path.with_suffix('')}: cannot write there ({e.strerror or e})") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import sqlite3
 import time
 from datetime import datetime, timezone
@@ -256,8 +257,14 @@ _IMAGE_COLUMNS = (
 )
 
 
-def _why(e: BaseException) -> str:
+def _why(e: BaseException, folder: Path | None = None) -> str:
     text = str(e) or type(e).__name__
+    try:
+        free = shutil.disk_usage(folder).free if folder is not None and folder.is_dir() else None
+    except OSError:
+        free = None
+    if free is not None and free < 1_000_000:  # SQLite often says only "disk I/O error" when it is full
+        return f"the disk is full ({free:,} bytes free; {text})"
     if "readonly" in text or "read-only" in text or isinstance(e, PermissionError):
         return f"cannot write there ({text})"
     if "not a database" in text or "malformed" in text:
@@ -312,7 +319,7 @@ class Store:
         except StorageError:
             raise
         except (sqlite3.Error, OSError) as e:
-            raise StorageError(f"{path}: {_why(e)}") from None
+            raise StorageError(f"{path}: {_why(e, Path(path).parent)}") from None
 
     def close(self) -> None:
         self.conn.close()

@@ -180,25 +180,41 @@ def test_discord_unreachable_at_start_is_one_line(tmp_path, discord_standin, nas
 
 
 @pytest.mark.fault("Storage", "an unusable database path", "one line naming storage.database and the path")
-@pytest.mark.parametrize("trouble", ["a folder", "a corrupt file", "a read-only place"])
+@pytest.mark.parametrize("trouble", ["a folder", "a corrupt file", "a read-only place", "a full disk"])
 def test_database_trouble_is_one_line_naming_the_setting(tmp_path, nasa_standin, trouble):
-    if trouble == "a read-only place" and os.geteuid() == 0:
-        pytest.skip("root writes anywhere: a read-only place can't be made here")
     db = tmp_path / "data" / "db.sqlite3"
+    mounted = None
     if trouble == "a folder":
         db.mkdir(parents=True)
     elif trouble == "a corrupt file":
         db.parent.mkdir()
         db.write_bytes(b"this is not a database" * 300)
+    elif trouble == "a read-only place":
+        if os.geteuid() == 0:
+            db = Path("/sys/roverbot-test/db.sqlite3")  # sysfs: not even root may create files there
+        else:
+            db.parent.mkdir()
+            db.parent.chmod(0o500)
     else:
         db.parent.mkdir()
-        db.parent.chmod(0o500)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24k", "tmpfs", str(db.parent)], capture_output=True)
+        if r.returncode != 0:
+            pytest.skip("no tmpfs mount here to make a full disk")
+        mounted = db.parent
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'[nasa]\nbase_url = "{nasa_standin.url}"\nretries = 0\n[storage]\ndatabase = "{db}"\n')
-    r = subprocess.run([sys.executable, "-m", "bot", "--config", str(cfg), "poll", "--once", "--at", AT],
-                       capture_output=True, text=True, cwd=tmp_path, timeout=60)
-    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
-    assert r.stderr.startswith("roverbot: storage.database: ") and str(db) in r.stderr and "Traceback" not in r.stderr
+    try:
+        r = subprocess.run([sys.executable, "-m", "bot", "--config", str(cfg), "poll", "--once", "--at", AT],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    finally:
+        if mounted is not None:
+            subprocess.run(["umount", str(mounted)], capture_output=True)
+    assert r.returncode in (1, 4) and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("roverbot: ") and str(db.parent) in r.stderr and "Traceback" not in r.stderr
+    if r.returncode == 1:
+        assert r.stderr.startswith("roverbot: storage.database: ")
+    if trouble == "a full disk":
+        assert "full" in r.stderr
 
 
 def test_global_options_work_before_or_after_the_subcommand(tmp_path, nasa_standin):
