@@ -45,7 +45,7 @@ class Config:
     default_timezone: str = "UTC"
     digest_time: str = "09:00"
     sends_per_second: float = 48.0
-    retention_sent_days: int = 7
+    retention_sent_days: int = 3  # the interest ranking looks back 3 days ("first in a while")
     retention_poll_days: int = 14
     retention_image_days: int = 30
     # [maps]: NASA's MMGIS rover map (/where, drives subscriptions). Layers, tiles and end-of-drive
