@@ -243,6 +243,7 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
+FRAME_DAYS = 7  # how long frame geometry is kept (see prune)
 # What of a feed record assembly needs (bot/imagery/frames.py): geometry and rendition URLs, not text.
 FRAME_FIELDS = ("imageid", "sol", "camera", "extended", "image_files", "sample_type", "date_taken_utc", "date_received",
                 "attitude", "site", "drive")
@@ -938,7 +939,13 @@ class Store:
             self.conn.execute(f"DELETE FROM sol_fetches WHERE (mission, sol) IN (SELECT mission, sol FROM images WHERE {old})",
                               (cutoff, now - image_days * 86400))
             removed["images"] = self.conn.execute(f"DELETE FROM images WHERE {old}", (cutoff, now - image_days * 86400)).rowcount
-            removed["frames"] = self.conn.execute("DELETE FROM frames WHERE seen_at < ?", (now - image_days * 86400,)).rowcount
+            # Frame geometry is a cache for assembling products: a week covers every sequence still
+            # arriving and the recent sols people ask /panorama about. A sol whose frames go is
+            # marked unfetched, so a later /panorama or /sol reads NASA again.
+            frames_before = now - min(image_days, FRAME_DAYS) * 86400
+            self.conn.execute("DELETE FROM sol_fetches WHERE (sol) IN (SELECT DISTINCT sol FROM frames WHERE seen_at < ?)",
+                              (frames_before,))
+            removed["frames"] = self.conn.execute("DELETE FROM frames WHERE seen_at < ?", (frames_before,)).rowcount
         # hand the freed pages back: the file shrinks (executescript steps the pragma to completion;
         # execute() would free a single page)
         self.conn.executescript("PRAGMA incremental_vacuum;")

@@ -81,3 +81,19 @@ def test_a_newer_database_is_refused_rather_than_damaged(tmp_path, catalogue):
     conn.close()
     with pytest.raises(RuntimeError, match="newer than this roverbot"):
         Store.open(path, catalogue)
+
+
+def test_prune_keeps_frame_geometry_a_week_and_then_makes_the_sol_read_again(store):
+    from tests.nasa_standin import make_record
+
+    now = 1_800_000_000.0
+    old, new = make_record(100, n=1), make_record(200, n=2)
+    store.record_frames([old], None, now - 8 * 86400, polled=True)
+    store.record_frames([new], None, now - 1 * 86400, polled=True)
+    store.mark_sol_fetched("mars2020", 100, "", now - 8 * 86400)
+    store.mark_sol_fetched("mars2020", 200, "", now - 1 * 86400)
+    removed = store.prune(now, sent_days=3, poll_days=14, image_days=30)
+    assert removed["frames"] == 1
+    assert store.frame_records(100) == [] and len(store.frame_records(200)) == 1
+    assert store.sol_fetched_at("mars2020", 100, "") is None  # /panorama 100 reads NASA again
+    assert store.sol_fetched_at("mars2020", 200, "") is not None
