@@ -84,7 +84,7 @@ async def read_capped(http: httpx.AsyncClient, url: str, *, params: Iterable[tup
 
 
 class BodyTooLarge(Exception):
-    pass
+    """A body (declared or streamed) over the caller's byte limit; the message says how big."""
 
 
 def retry_after(resp: httpx.Response) -> float | None:
@@ -185,34 +185,23 @@ class NasaClient:
     async def image(self, url: str, *, allowed_hosts: Iterable[str], max_bytes: int) -> bytes:
         """Download one picture, only from an allowed host and never more than max_bytes."""
         parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        allowed = [h.lower() for h in allowed_hosts]
-        if parts.scheme not in ("http", "https") or not any(
-            parts.netloc.lower() == h or host == h or host.endswith("." + h) for h in allowed
-        ):
+        if not host_allowed(url, [h.lower() for h in allowed_hosts]):
             raise NasaError(f"refused to fetch an image from {parts.netloc or url!r}: not an allowed host", transient=False)
         self.requests += 1
         try:
-            async with asyncio.timeout(self.request_seconds), self.http.stream("GET", url) as resp:
-                if resp.status_code >= 400:
-                    raise NasaError(f"image {parts.path.rsplit('/', 1)[-1]} answered HTTP {resp.status_code}",
-                                    status=resp.status_code, transient=resp.status_code >= 500)
-                declared = resp.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > max_bytes:
-                    raise NasaError(f"image is {int(declared):,} bytes, over the {max_bytes:,} limit", transient=False)
-                chunks, size = [], 0
-                async for chunk in resp.aiter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise NasaError(f"image is over the {max_bytes:,} byte limit", transient=False)
-                    chunks.append(chunk)
-                return b"".join(chunks)
+            resp, body = await read_capped(self.http, url, max_bytes=max_bytes, deadline=self.request_seconds)
         except (httpx.TimeoutException, TimeoutError):
             raise NasaError(f"image at {parts.netloc} did not arrive in time") from None
         except HostNotAllowed as e:
             raise NasaError(str(e), transient=False) from None
+        except BodyTooLarge as e:
+            raise NasaError(f"image is {e}", transient=False) from None
         except httpx.TransportError as e:
             raise NasaError(f"image at {parts.netloc} could not be fetched ({type(e).__name__})") from None
+        if resp.status_code >= 400:
+            raise NasaError(f"image {parts.path.rsplit('/', 1)[-1]} answered HTTP {resp.status_code}",
+                            status=resp.status_code, transient=resp.status_code >= 500)
+        return body
 
     async def get_json(self, path: str, params: Iterable[tuple[str, str]], what: str) -> Any:
         if self.budget_seconds is None:
