@@ -17,7 +17,7 @@ from pathlib import Path
 from bench.botproc import BotProcess
 from bench.soak import FAMILIES, FIRST_SOL, TICK, Row, SimClock
 from bench.standins import CountingDiscord, sim_snowflakes
-from bot import marstime
+from bot.mars import marstime
 from urllib.parse import urlsplit
 
 from tests.nasa_standin import NasaStandIn, jpeg, make_record

@@ -50,7 +50,8 @@ async def _main(conn, s: dict) -> None:
     logging.basicConfig(level=logging.CRITICAL)
     logging.getLogger("roverbot").setLevel(logging.CRITICAL)  # injected faults are expected
     logging.getLogger("discord").setLevel(logging.CRITICAL)
-    from bot import app, services
+    from bot.chat import app
+    from bot import services
     from bot.config import Config
 
     clock = Clock(s["now"])
@@ -78,7 +79,7 @@ async def _main(conn, s: dict) -> None:
                 out: Any = None
                 if op == "subscribe":
                     for ch, kind, extra in args["subs"]:
-                        svc.store.subscribe(args["guild_id"], ch, kind, at=clock.now.timestamp(), **extra)
+                        svc.store.subscriptions.subscribe(args["guild_id"], ch, kind, at=clock.now.timestamp(), **extra)
                 elif op == "step":
                     t0 = time.perf_counter()
                     out = {}
@@ -95,11 +96,11 @@ async def _main(conn, s: dict) -> None:
                         out["pruned"] = await retention(auto)
                     out["wall"] = time.perf_counter() - t0
                 elif op == "stats":
-                    db = svc.store.conn
+                    db = svc.store.db
                     out = {"status": dict(db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall()),
-                           "images": svc.store.image_count(),
-                           "backlog": svc.store.get("images.backlog") is not None,
-                           "size_bytes": svc.store.size_bytes()}
+                           "images": svc.store.images.image_count(),
+                           "backlog": svc.store.state.get("images.backlog") is not None,
+                           "size_bytes": svc.store.db.size_bytes()}
                 elif op == "close":
                     await rover.close()
                     runner.cancel()

@@ -24,8 +24,11 @@ from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot import cameras, compose, interest, parse  # noqa: E402
-from bot.delivery import Courier, Outgoing, Pacer  # noqa: E402
+from bot.mars import cameras
+from bot import compose  # noqa: E402
+from bot.sources import parse  # noqa: E402
+from bot.posting import interest
+from bot.posting.delivery import Courier, Outgoing, Pacer  # noqa: E402
 from bot.models import RoverImage  # noqa: E402
 from bot.store import Store  # noqa: E402
 from tests.nasa_standin import make_record  # noqa: E402
@@ -167,24 +170,24 @@ class Hour:
 async def deliver(path: Path, groups: Sequence[interest.Group], budget: int = BUDGET) -> Hour:
     """Queue the groups in order in a channel with a digest, as automation does, and pump the
     courier once: what goes out in the hour and what waits for the digest."""
-    from bot.automation import payload_of
+    from bot.posting.automation import payload_of
 
     catalogue = cameras.default()
     store = Store.open(path, catalogue)
     try:
         guild, channel = 1, 10
-        store.subscribe(guild, channel, "images", at=NOW.timestamp() - 86400)
-        store.subscribe(guild, channel, "digest", at=NOW.timestamp() - 86400)
+        store.subscriptions.subscribe(guild, channel, "images", at=NOW.timestamp() - 86400)
+        store.subscriptions.subscribe(guild, channel, "digest", at=NOW.timestamp() - 86400)
         with store.transaction():
             for g in groups:
                 post = compose.image_group(list(g.images), catalogue)
                 payload = payload_of(post, store, summary_label=catalogue.family_label(g.family), count=len(g.images),
                                      exposures=[i.exposure_id for i in g.images])
-                store.enqueue(f"images:{channel}:1:{g.key}", guild, channel, "images", payload, NOW.timestamp(), group=g.key)
+                store.outbox.enqueue(f"images:{channel}:1:{g.key}", guild, channel, "images", payload, NOW.timestamp(), group=g.key)
         courier = Courier(store, _Discord(), clock=lambda: NOW, messages_per_hour=budget, pacer=Pacer(rate=1e9, burst=1000))
         await courier.pump()
-        return Hour(sent=[e.payload for e in store.entries(channel_id=channel, status="sent")],
-                    held=[e.payload for e in store.entries(channel_id=channel, status="held")])
+        return Hour(sent=[e.payload for e in store.outbox.entries(channel_id=channel, status="sent")],
+                    held=[e.payload for e in store.outbox.entries(channel_id=channel, status="held")])
     finally:
         store.close()
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.botproc import BotProcess
 from bench.soak import FIRST_SOL, TICK, SimClock
 from bench.standins import CountingDiscord, sim_snowflakes
-from bot import marstime
+from bot.mars import marstime
 from tests.nasa_standin import NasaStandIn, make_record
 
 Row = tuple[str, str, str, bool]

@@ -18,10 +18,11 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot import cameras, parse  # noqa: E402
-from bot.gallery import Gallery  # noqa: E402
-from bot.nasa import NasaClient, make_http_client  # noqa: E402
-from bot.poller import ImagePoller  # noqa: E402
+from bot.mars import cameras
+from bot.sources import parse  # noqa: E402
+from bot.answers.gallery import Gallery  # noqa: E402
+from bot.sources.nasa import NasaClient, make_http_client  # noqa: E402
+from bot.posting.poller import ImagePoller  # noqa: E402
 from bot.store import Store  # noqa: E402
 from bench.backlog import bench_backlog  # noqa: E402
 from bench.busy import bench_busy_channel  # noqa: E402
@@ -40,7 +41,8 @@ Row = tuple[str, str, str, bool]
 async def bot_on_standins(nasa_standin, discord_standin, config, clock):
     """The real RoverBot, logged in to the Discord stand-in (REST), wired to the NASA stand-in.
     Stops both stand-ins when done."""
-    from bot import app, services
+    from bot.chat import app
+    from bot import services
 
     app.apply_endpoints({"DISCORD_API_BASE": discord_standin.api_base})
     try:
@@ -68,9 +70,9 @@ def bench_ingest(tmp: Path) -> list[Row]:
     store = Store.open(tmp / "ingest.sqlite3", cameras.default())
     start = time.perf_counter()
     for payload in pages:
-        store.record(parse.page(payload, hosts=("127.0.0.1", *parse.IMAGE_HOSTS)).images)
+        store.images.record(parse.page(payload, hosts=("127.0.0.1", *parse.IMAGE_HOSTS)).images)
     elapsed = time.perf_counter() - start
-    assert store.image_count() == 10_000
+    assert store.images.image_count() == 10_000
     store.close()
     rate = 10_000 / elapsed
     return [("ingest: parse + store 10,000 records", f"{rate:,.0f} records/s", ">= 20,000 records/s", rate >= 20_000)]
@@ -107,9 +109,9 @@ async def bench_sol_from_store(tmp: Path) -> list[Row]:
     store = Store.open(tmp / "sol.sqlite3", cameras.default())
     families = ("NAVCAM_LEFT", "NAVCAM_RIGHT", "MCZ_LEFT", "MCZ_RIGHT", "FRONT_HAZCAM_LEFT_A", "SHERLOC_WATSON")
     records = [make_record(1500, families[i % 6], n=i) for i in range(600)]
-    store.record(parse.page({"images": records}, hosts=("127.0.0.1", *parse.IMAGE_HOSTS)).images)
+    store.images.record(parse.page({"images": records}, hosts=("127.0.0.1", *parse.IMAGE_HOSTS)).images)
     gallery = Gallery(NasaClient(None, "http://127.0.0.1:9"), store, cameras.default(), clock=lambda: NOW)  # type: ignore[arg-type]
-    store.mark_sol_fetched("mars2020", 1500, "", NOW.timestamp())  # warm: no NASA call may happen
+    store.images.mark_sol_fetched("mars2020", 1500, "", NOW.timestamp())  # warm: no NASA call may happen
     times = []
     for i in range(1000):
         t0 = time.perf_counter()
@@ -203,7 +205,7 @@ async def bench_posting(tmp: Path) -> list[Row]:
         auto = rover.automation
         await auto.images_cycle()  # baseline
         ch = discord_standin.general
-        svc.store.subscribe(discord_standin.guild_id, ch.id, "images", at=NOW.timestamp())
+        svc.store.subscriptions.subscribe(discord_standin.guild_id, ch.id, "images", at=NOW.timestamp())
         families = {"NAVCAM_LEFT": 200, "NAVCAM_RIGHT": 200, "MCZ_LEFT": 120, "FRONT_HAZCAM_LEFT_A": 50, "SHERLOC_WATSON": 30}
         n = 0
         for code, count in families.items():
@@ -214,7 +216,7 @@ async def bench_posting(tmp: Path) -> list[Row]:
         clock.now = NOW + timedelta(minutes=10)
         report = await auto.images_cycle()
         sent = len(ch.messages)
-        held = svc.store.counts().get("held", 0)
+        held = svc.store.outbox.counts().get("held", 0)
     return [
         ("600-image sol: groups (sol, family, sequence)", f"{report.queued}", "one post per group", report.queued < 600),
         ("600-image sol: messages posted this hour", f"{sent} (+{held} held for digest)", "<= budget (6)", sent <= 6),
@@ -229,8 +231,8 @@ async def bench_digest_picture(tmp: Path) -> list[Row]:
 
     from PIL import Image
 
-    from bot import parse
-    from bot.digest import DigestMaker
+    from bot.sources import parse
+    from bot.posting.digest import DigestMaker
     from tests.nasa_standin import jpeg
 
     standin = NasaStandIn().start()
@@ -291,10 +293,10 @@ async def bench_fanout(tmp: Path) -> list[Row]:
     async with bot_on_standins(nasa_standin, discord_standin, config, clock) as rover:
         svc = rover.services
         auto = rover.automation
-        svc.store.record(parse.page({"images": recs}, hosts=("127.0.0.1",)).images, svc.store.start_poll("images"), seen_at=clock.now.timestamp() - 60)
+        svc.store.images.record(parse.page({"images": recs}, hosts=("127.0.0.1",)).images, svc.store.polls.start_poll("images"), seen_at=clock.now.timestamp() - 60)
         for _ in range(1000):
             ch = discord_standin.add_channel("c")
-            svc.store.subscribe(discord_standin.guild_id, ch.id, "digest", timezone="UTC", at=clock.now.timestamp() - 3600)
+            svc.store.subscriptions.subscribe(discord_standin.guild_id, ch.id, "digest", timezone="UTC", at=clock.now.timestamp() - 3600)
         clock.now = datetime(2026, 10, 1, 9, 0, 5, tzinfo=timezone.utc)
         t0 = time.perf_counter()
         queued = await auto.digest_cycle()
@@ -317,7 +319,7 @@ async def bench_where_command(tmp: Path) -> list[Row]:
     from dataclasses import replace
 
     from bot.config import Config
-    from bot.drives import RoverMaps
+    from bot.answers.drives import RoverMaps
     from tests.mmgis_standin import MmgisStandIn
 
     standin = MmgisStandIn(tile_texture=True).start()

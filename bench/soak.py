@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
-from bot import digest, marstime
+from bot.posting import digest
+from bot.mars import marstime
 from bench.botproc import BotProcess
 from bench.standins import CountingDiscord, file_size, sim_snowflakes, slope
 from tests.discord_standin import ALL_TEXT, VIEW_CHANNEL

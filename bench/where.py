@@ -16,9 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.imagery.mapview import render_map  # noqa: E402
 from bot.imagery.projection import MapView  # noqa: E402
 from bot.imagery.tiles import TileCache, TileFetcher, plan  # noqa: E402
-from bot.nasa import make_http_client  # noqa: E402
+from bot.sources.nasa import make_http_client  # noqa: E402
 from bot.sources import mmgis  # noqa: E402
-from bot.where import LANDING_SITES  # noqa: E402
+from bot.answers.where import LANDING_SITES  # noqa: E402
 from tests.mmgis_standin import FIXTURES, TRAVERSE, MmgisStandIn  # noqa: E402
 
 Row = tuple[str, str, str, bool]

@@ -18,10 +18,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import compose, config as config_mod, logs, marstime, services
-from .lock import AlreadyRunning, DatabaseLock
-from .models import NasaUnavailable, Post, UserFacingError, shown
-from .store import StorageError
+from bot import compose, config as config_mod, logs, services
+from bot.mars import marstime
+from bot.lock import AlreadyRunning, DatabaseLock
+from bot.models import NasaUnavailable, Post, UserFacingError, shown
+from bot.store import StorageError
 
 log = logging.getLogger("roverbot.cli")
 
@@ -69,7 +70,7 @@ def parse_command(text: str) -> Command:
     rest = [w for w in words[1:] if not (":" in w and not w.startswith(":"))]
     rover = named.pop("rover", None)
     if rover is not None:
-        from . import rovers
+        from bot.mars import rovers
 
         try:
             rover = rovers.find(rover).key
@@ -165,7 +166,7 @@ async def preview(args: argparse.Namespace, config: config_mod.Config) -> int:
     command = parse_command(args.command)
     at = parse_instant(args.at)
     clock = fixed_clock(at)
-    from . import rovers
+    from bot.mars import rovers
 
     rover = rovers.find(command.rover) if command.rover else rovers.DEFAULT
     if command.name == "now":
@@ -293,8 +294,8 @@ async def digest(args: argparse.Namespace, config: config_mod.Config) -> int:
 
 
 async def status(args: argparse.Namespace, config: config_mod.Config) -> int:
-    from . import cameras
-    from .store import Store
+    from bot.mars import cameras
+    from bot.store import Store
 
     if not config.database.exists():
         if args.check:
@@ -303,7 +304,7 @@ async def status(args: argparse.Namespace, config: config_mod.Config) -> int:
     store = Store.open(config.database, cameras.default())
     try:
         report = status_report(store, config)
-        beat = store.get("heartbeat")
+        beat = store.state.get("heartbeat")
     finally:
         store.close()
     if args.check:
@@ -332,16 +333,16 @@ def status_report(store, config: config_mod.Config) -> dict:
         return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds") if ts else None
 
     sources = {"images": "images", **{f"news:{f}": f"news:{f}" for f in config.news_feeds}, "drives": "drives"}
-    out: dict = {"database": str(config.database), "sources": [], "outbox": store.counts(), "subscriptions": []}
+    out: dict = {"database": str(config.database), "sources": [], "outbox": store.outbox.counts(), "subscriptions": []}
     for label, source in sources.items():
-        ok = store.last_poll(source, ok=True)
-        failures, since = store.poll_failures(source)
+        ok = store.polls.last_poll(source, ok=True)
+        failures, since = store.polls.poll_failures(source)
         out["sources"].append({"source": label, "last_success": when(ok[0]) if ok else None,
                                "failing": failures > 0, "failing_since": when(since) if failures else None,
-                               "failed_cycles": failures, "last_error": store.last_error(source) if failures else None})
-    out["images_seen"] = store.image_count()
+                               "failed_cycles": failures, "last_error": store.polls.last_error(source) if failures else None})
+    out["images_seen"] = store.images.image_count()
     out["posted"] = out["outbox"].get("sent", 0)
-    for sub in store.subscriptions():
+    for sub in store.subscriptions.find():
         out["subscriptions"].append({"guild": sub.guild_id, "channel": sub.channel_id, "kind": sub.kind,
                                      "camera": sub.camera or None, "paused": sub.paused,
                                      "paused_since": when(sub.paused_at), "paused_reason": sub.paused_reason})
@@ -362,7 +363,7 @@ def format_status(r: dict) -> str:
 
 
 async def run(args: argparse.Namespace, config: config_mod.Config) -> int:
-    from . import app  # imported here: the other commands never load discord.py
+    from bot.chat import app  # imported here: the other commands never load discord.py
 
     with DatabaseLock(config.database, "run"):
         try:
@@ -375,7 +376,7 @@ async def run(args: argparse.Namespace, config: config_mod.Config) -> int:
 
 
 async def sync(args: argparse.Namespace, config: config_mod.Config) -> int:
-    from . import app
+    from bot.chat import app
 
     try:
         registered = await app.sync(config)

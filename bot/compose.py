@@ -14,12 +14,12 @@ from datetime import datetime, timezone
 from itertools import groupby
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from . import marstime
-from .cameras import Catalogue
-from .models import Attachment, Button, Menu, Embed, EmbedField, MarsClock, NewsItem, Post, RoverImage
+from bot.mars import marstime
+from bot.mars.cameras import Catalogue
+from bot.models import Attachment, Button, Menu, Embed, EmbedField, MarsClock, NewsItem, Post, RoverImage
 
 if TYPE_CHECKING:
-    from .milestones import Milestone
+    from bot.mars.milestones import Milestone
 
 # Discord's documented message limits.
 MAX_CONTENT = 2000
@@ -279,7 +279,7 @@ def parse_product_id(custom_id: str) -> tuple[int, str, int]:
 
 def products_post(sol: int, label: str, camera_key: str, plans: Sequence, index: int, product, catalogue: Catalogue) -> Post:
     """One product of a sol, with the list of the others and buttons to step through them."""
-    from .products import LABEL
+    from bot.imagery.maker import LABEL
 
     lines = []
     for i, plan in enumerate(plans):

@@ -22,7 +22,7 @@ class DatabaseLock:
         self._fd: int | None = None
 
     def acquire(self) -> "DatabaseLock":
-        from .store import StorageError
+        from bot.store import StorageError
 
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,21 +14,21 @@ from typing import AsyncIterator, Callable
 
 import httpx
 
-from . import cameras, rovers
-from .sources.feeds import M2020Feed, MslFeed
-from .cameras import Catalogue
-from .config import Config
-from .automation import Automation
-from .delivery import Courier, Pacer, Sender
-from .digest import DigestMaker
-from .drives import PlacedGallery, RoverMaps
-from .gallery import Gallery
-from .news import NewsReader
-from .nasa import NasaClient, make_http_client
-from .poller import ImagePoller
-from .panoramas import Panoramas
-from .products import ProductMaker
-from .store import Store
+from bot.mars import cameras, rovers
+from bot.sources.feeds import M2020Feed, MslFeed
+from bot.mars.cameras import Catalogue
+from bot.config import Config
+from bot.posting.automation import Automation
+from bot.posting.delivery import Courier, Pacer, Sender
+from bot.posting.digest import DigestMaker
+from bot.answers.drives import PlacedGallery, RoverMaps
+from bot.answers.gallery import Gallery
+from bot.sources.news import NewsReader
+from bot.sources.nasa import NasaClient, make_http_client
+from bot.posting.poller import ImagePoller
+from bot.answers.panoramas import Panoramas
+from bot.imagery.maker import ProductMaker
+from bot.store import Store
 
 
 def system_clock() -> datetime:
@@ -84,7 +84,7 @@ COMMAND_BUDGET_SECONDS = 18.0  # NASA's part of a slash command's answer; the us
 
 def picture_hosts(config: Config) -> tuple[str, ...]:
     """Where a picture in a post may point: NASA's own hosts and those the operator added."""
-    from . import parse
+    from bot.sources import parse
 
     return tuple(dict.fromkeys((*parse.IMAGE_HOSTS, *config.image_hosts)))
 

@@ -1,4 +1,4 @@
-"""/latest, /sol and /now: thin handlers over bot.gallery."""
+"""/latest, /sol and /now: thin handlers over bot.answers.gallery."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import compose, marstime, render
+from bot import compose
+from bot.mars import marstime
+from bot.chat import render
 from cogs.help import READ_ONLY_CONTEXTS, READ_ONLY_INSTALLS
 from cogs.replies import answer
 from cogs.rover import ROVER_HELP, RoverName, chosen
 
 if TYPE_CHECKING:
-    from bot.app import RoverBot
+    from bot.chat.app import RoverBot
 
 MAX_SOL = 100_000  # Discord needs a static bound; the real one (today's sol) is checked per call
 

@@ -6,7 +6,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import compose, render
+from bot import compose
+from bot.chat import render
 
 READ_ONLY_INSTALLS = app_commands.allowed_installs(guilds=True, users=True)
 READ_ONLY_CONTEXTS = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)

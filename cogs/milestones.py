@@ -8,13 +8,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render
+from bot.chat import render
 from cogs.help import READ_ONLY_CONTEXTS, READ_ONLY_INSTALLS
 from cogs.replies import answer
 from cogs.rover import ROVER_HELP, RoverName, chosen
 
 if TYPE_CHECKING:
-    from bot.app import RoverBot
+    from bot.chat.app import RoverBot
 
 
 class MilestoneCog(commands.Cog, name="milestones"):

@@ -1,4 +1,4 @@
-"""/panorama: a thin handler over bot.panoramas."""
+"""/panorama: a thin handler over bot.answers.panoramas."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cameras import Catalogue
-from bot.panoramas import Panoramas
+from bot.mars.cameras import Catalogue
+from bot.answers.panoramas import Panoramas
 from cogs.help import READ_ONLY_CONTEXTS, READ_ONLY_INSTALLS
 from cogs.replies import answer
 

@@ -7,7 +7,7 @@ from typing import Awaitable, Callable
 
 import discord
 
-from bot import render
+from bot.chat import render
 from bot.models import Post, UserFacingError
 
 log = logging.getLogger("roverbot.commands")

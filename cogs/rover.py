@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import rovers
+from bot.mars import rovers
 from bot.store import Store
 from cogs.replies import tell
 
@@ -20,7 +20,7 @@ ROVER_HELP = "Which rover (default: this server's choice, else Perseverance)"
 def chosen(store: Store, guild_id: int | None, name: str | None) -> rovers.Rover:
     if name:
         return rovers.find(name)
-    saved = store.get(f"rover:{guild_id}") if guild_id else None
+    saved = store.state.get(f"rover:{guild_id}") if guild_id else None
     return rovers.find(saved) if saved in rovers.ROVERS else rovers.DEFAULT
 
 
@@ -41,5 +41,5 @@ class RoverCog(commands.Cog, name="rover"):
                                     f"`/rover rover:…` changes it.")
             return
         picked = rovers.find(rover)
-        self.store.put(f"rover:{interaction.guild_id}", picked.key)
+        self.store.state.put(f"rover:{interaction.guild_id}", picked.key)
         await tell(interaction, f"✅ Commands here now show **{picked.name}** unless another `rover` is named.")

@@ -10,12 +10,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import compose, delivery, subscribing
+from bot import compose
+from bot.posting import delivery
+from bot.answers import subscribing
 from bot.models import UserFacingError, shown
 from cogs.replies import answer, tell
 
 if TYPE_CHECKING:
-    from bot.app import RoverBot
+    from bot.chat.app import RoverBot
 
 Kind = Literal["images", "news", "digest", "drives"]
 
@@ -88,7 +90,7 @@ class SubscriptionCog(commands.Cog, name="subscriptions"):
                                     "Give me that permission and run /subscribe again.")
             return
         now = self.bot.services.clock().timestamp()
-        sub = self.store.subscribe(interaction.guild_id, target.id, kind, camera=req.camera.key if req.camera else "",
+        sub = self.store.subscriptions.subscribe(interaction.guild_id, target.id, kind, camera=req.camera.key if req.camera else "",
                                    codes=req.camera.codes if req.camera else (), digest_time=req.digest_time,
                                    timezone=req.timezone, role_id=role.id if role else None, at=now,
                                    threads=how.threads, webhook_name=how.webhook_name, webhook_avatar=how.webhook_avatar)
@@ -119,7 +121,7 @@ class SubscriptionCog(commands.Cog, name="subscriptions"):
         cat = self.bot.services.catalogue
         if subscription:
             m = re.fullmatch(r"\s*#?(\d+)\s*", subscription)
-            gone = self.store.unsubscribe_id(int(m[1]), interaction.guild_id) if m else None
+            gone = self.store.subscriptions.unsubscribe_id(int(m[1]), interaction.guild_id) if m else None
             if gone is None:
                 await tell(interaction, f"This server has no subscription `{shown(subscription)}`. `/subscriptions` lists "
                                         "them with their ids.")
@@ -130,7 +132,7 @@ class SubscriptionCog(commands.Cog, name="subscriptions"):
             await tell(interaction, "Say which: `subscription:` (an id from `/subscriptions`), or `kind:` for a channel.")
             return
         target_id = channel.id if channel else interaction.channel_id
-        subs = self.store.subscriptions(channel_id=target_id, kind=kind) if target_id is not None else []
+        subs = self.store.subscriptions.find(channel_id=target_id, kind=kind) if target_id is not None else []
         if not subs:
             await tell(interaction, f"<#{target_id}> has no {kind} subscription. `/subscriptions` lists what this server has.")
         elif len(subs) > 1:
@@ -138,7 +140,7 @@ class SubscriptionCog(commands.Cog, name="subscriptions"):
             await tell(interaction, compose.clip(f"<#{target_id}> has {len(subs)} {kind} subscriptions; say which with "
                                                  f"`/unsubscribe subscription:#id`:\n{listing}", compose.MAX_CONTENT))
         else:
-            self.store.unsubscribe_id(subs[0].id)
+            self.store.subscriptions.unsubscribe_id(subs[0].id)
             await tell(interaction, f"Done: no more {kind} posts in <#{target_id}>.")
 
     @unsubscribe.autocomplete("subscription")
@@ -147,7 +149,7 @@ class SubscriptionCog(commands.Cog, name="subscriptions"):
         guild = interaction.guild
         typed = current.strip().lstrip("#").lower()
         out = []
-        for sub in self.store.subscriptions(guild_id=interaction.guild_id):
+        for sub in self.store.subscriptions.find(guild_id=interaction.guild_id):
             where = guild.get_channel(sub.channel_id) if guild else None
             role = guild.get_role(sub.role_id) if guild and sub.role_id else None
             name = plain(sub, self.bot.services.catalogue, f"#{where.name}" if where else f"channel {sub.channel_id}",
@@ -162,7 +164,7 @@ class SubscriptionCog(commands.Cog, name="subscriptions"):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def subscriptions(self, interaction: discord.Interaction) -> None:
         """List this server's automatic posts with their ids, and any that are paused and why."""
-        subs = self.store.subscriptions(guild_id=interaction.guild_id)
+        subs = self.store.subscriptions.find(guild_id=interaction.guild_id)
         if not subs:
             await tell(interaction, "This server has no automatic posts yet. Start with `/subscribe kind:images`.")
             return
@@ -175,7 +177,7 @@ class SubscriptionCog(commands.Cog, name="subscriptions"):
     @app_commands.guild_only()
     async def digest(self, interaction: discord.Interaction) -> None:
         """Preview, only for you, what the next daily digest in this channel will contain."""
-        sub = self.store.subscription(interaction.channel_id or 0, "digest")
+        sub = self.store.subscriptions.subscription(interaction.channel_id or 0, "digest")
         if sub is None:
             await tell(interaction, "This channel has no daily digest. Someone with Manage Server can add one with "
                                     "`/subscribe kind:digest`.")

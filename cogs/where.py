@@ -1,4 +1,4 @@
-"""/where: a thin handler over bot.drives.RoverMaps."""
+"""/where: a thin handler over bot.answers.drives.RoverMaps."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.drives import RoverMaps
+from bot.answers.drives import RoverMaps
 from cogs.replies import answer
 
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bot import cameras, parse
+from bot.mars import cameras
+from bot.sources import parse
 from bot.config import Config
-from bot.gallery import Gallery
-from bot.nasa import NasaClient, make_http_client
-from bot.poller import ImagePoller
+from bot.answers.gallery import Gallery
+from bot.sources.nasa import NasaClient, make_http_client
+from bot.posting.poller import ImagePoller
 from bot.store import Store
 from tests.discord_standin import DiscordStandIn
 from tests.nasa_standin import NasaStandIn, fixture_records
@@ -82,8 +83,8 @@ def discord_standin():
 
 def _services(config, clock, catalogue, store, nasa, gallery, poller):
     from bot import services
-    from bot.panoramas import Panoramas
-    from bot.products import ProductMaker
+    from bot.answers.panoramas import Panoramas
+    from bot.imagery.maker import ProductMaker
 
     maker = ProductMaker(nasa, image_hosts=(*parse.IMAGE_HOSTS, "127.0.0.1"), max_image_bytes=config.max_image_bytes)
     return services.Services(config=config, clock=clock, catalogue=catalogue, store=store, http=nasa.http, nasa=nasa,
@@ -94,7 +95,8 @@ def _services(config, clock, catalogue, store, nasa, gallery, poller):
 @pytest.fixture
 async def bot(discord_standin, config, clock, catalogue, store, nasa, gallery, poller):
     """The real RoverBot, logged in over REST against the stand-in (cogs loaded, no gateway)."""
-    from bot import app, services
+    from bot.chat import app
+    from bot import services
 
     app.apply_endpoints({"DISCORD_API_BASE": discord_standin.api_base, "DISCORD_GATEWAY_URL": discord_standin.gateway_url})
     svc = _services(config, clock, catalogue, store, nasa, gallery, poller)
@@ -109,7 +111,8 @@ async def bot(discord_standin, config, clock, catalogue, store, nasa, gallery, p
 async def connected_bot(discord_standin, config, clock, catalogue, store, nasa, gallery, poller):
     """The real RoverBot over the stand-in's gateway (READY, GUILD_CREATE: a full cache), no scheduler:
     tests drive the automation cycles themselves."""
-    from bot import app, services
+    from bot.chat import app
+    from bot import services
 
     app.apply_endpoints({"DISCORD_API_BASE": discord_standin.api_base, "DISCORD_GATEWAY_URL": discord_standin.gateway_url})
     svc = _services(config, clock, catalogue, store, nasa, gallery, poller)

@@ -207,7 +207,7 @@ def mmgis_standin():
 
 @pytest.fixture
 async def http():
-    from bot.nasa import make_http_client
+    from bot.sources.nasa import make_http_client
 
     client = make_http_client("roverbot-tests (contact: tests@example.org)", 5)
     yield client

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
-from bot import marstime
+from bot.mars import marstime
 
 HOST = "https://mars.nasa.gov"
 FEED_PATH = "/api/v1/raw_image_items/"

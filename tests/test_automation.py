@@ -41,7 +41,7 @@ async def test_subscribe_checks_and_records(connected_bot, discord_standin, stor
     await dispatch(connected_bot, subscribe(connected_bot, discord_standin, "images", camera="navcam"))
     reply = discord_standin.calls("POST", "/callback")[-1]["json"]["data"]
     assert reply["flags"] & 64 and reply["content"].startswith("✅") and "Navcam" in reply["content"]
-    [sub] = store.subscriptions(kind="images")
+    [sub] = store.subscriptions.find(kind="images")
     assert sub.channel_id == discord_standin.general.id and set(sub.codes) == {"NAVCAM_LEFT", "NAVCAM_RIGHT"}
 
 
@@ -52,12 +52,12 @@ async def test_subscribe_names_the_missing_permission(connected_bot, discord_sta
     await dispatch(connected_bot, subscribe(connected_bot, discord_standin, "digest", channel=quiet))
     reply = discord_standin.calls("POST", "/callback")[-1]["json"]["data"]
     assert "missing **Embed Links, Attach Files, Read Message History**" in reply["content"] and reply["flags"] & 64
-    assert store.subscriptions() == []
+    assert store.subscriptions.find() == []
 
 
 @pytest.mark.parametrize("command", ["subscribe", "unsubscribe", "subscriptions"])
 async def test_admin_commands_are_enforced_on_the_server_side(connected_bot, discord_standin, store, clock, command, caplog):
-    store.subscribe(discord_standin.guild_id, discord_standin.general.id, "news", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "news", at=clock().timestamp())
     payload = {
         "subscribe": lambda: subscribe(connected_bot, discord_standin, "images"),
         "unsubscribe": lambda: discord_standin.command("unsubscribe", {"kind": "news"}),
@@ -70,7 +70,7 @@ async def test_admin_commands_are_enforced_on_the_server_side(connected_bot, dis
     # Exactly one answer: no second "something went wrong" as a follow-up, no ERROR in the log.
     assert len(discord_standin.calls("POST", "/callback")) == 1 and discord_standin.calls("POST", "/webhooks/") == []
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
-    assert [s.kind for s in store.subscriptions()] == ["news"]
+    assert [s.kind for s in store.subscriptions.find()] == ["news"]
 
 
 @pytest.mark.parametrize("options, says", [
@@ -81,13 +81,13 @@ async def test_admin_commands_are_enforced_on_the_server_side(connected_bot, dis
 async def test_subscribe_bad_input(connected_bot, discord_standin, store, options, says):
     await dispatch(connected_bot, subscribe(connected_bot, discord_standin, "digest", **options))
     reply = discord_standin.calls("POST", "/callback")[-1]["json"]["data"]
-    assert says in reply["content"] and reply["flags"] & 64 and store.subscriptions() == []
+    assert says in reply["content"] and reply["flags"] & 64 and store.subscriptions.find() == []
 
 
 async def test_baseline_then_a_600_image_sol_in_grouped_posts(connected_bot, discord_standin, nasa_standin, store, clock, automation):
     first = await automation.images_cycle()  # fresh start: a baseline, nothing old posted
-    assert first.new == 0 and store.counts() == {}
-    store.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", at=clock().timestamp())
+    assert first.new == 0 and store.outbox.counts() == {}
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", at=clock().timestamp())
     clock.now += timedelta(minutes=10)
     nasa_standin.records += burst(1995, clock.now, nasa_standin.url,
                                   {"NAVCAM_LEFT": 200, "NAVCAM_RIGHT": 200, "MCZ_LEFT": 150, "FRONT_HAZCAM_LEFT_A": 50})
@@ -96,7 +96,7 @@ async def test_baseline_then_a_600_image_sol_in_grouped_posts(connected_bot, dis
     groups = len({(r["sol"], r["camera"]["instrument"][:4], r["imageid"].split("_")[4][8:]) for r in nasa_standin.records if r["sol"] == 1995})
     posted = discord_standin.general.messages
     assert len(posted) == min(6, report.queued) and report.queued < 30  # one message per group, not 600
-    assert store.counts().get("held", 0) == report.queued - 6  # over the hourly budget: held, not dropped
+    assert store.outbox.counts().get("held", 0) == report.queued - 6  # over the hourly budget: held, not dropped
     assert all(len(m["embeds"]) <= 4 for m in posted)
     assert "sol 1995" in posted[0]["content"] and posted[0]["allowed_mentions"]["parse"] == []
     assert groups >= report.queued
@@ -106,14 +106,14 @@ async def test_new_subscription_gets_nothing_received_before_it(connected_bot, d
     await automation.images_cycle()
     nasa_standin.records += burst(1995, clock.now - timedelta(hours=2), nasa_standin.url, {"NAVCAM_LEFT": 3})
     clock.now += timedelta(minutes=10)
-    store.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", at=clock().timestamp())
     await automation.images_cycle()
     assert discord_standin.general.messages == []
 
 
 async def test_role_is_the_only_ping(connected_bot, discord_standin, nasa_standin, store, clock, automation):
     await automation.images_cycle()
-    store.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", role_id=4242, at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", role_id=4242, at=clock().timestamp())
     recs = burst(1995, clock.now + timedelta(minutes=1), nasa_standin.url, {"NAVCAM_LEFT": 2})
     recs[0]["caption"] = "@everyone look! <@123> @here **bold**\n\nrest"
     nasa_standin.records += recs
@@ -130,15 +130,15 @@ async def test_budget_overflow_rolls_into_the_digest(connected_bot, discord_stan
     ch = discord_standin.general.id
     await automation.images_cycle()
     now = clock().timestamp()
-    store.subscribe(discord_standin.guild_id, ch, "images", at=now)
-    store.subscribe(discord_standin.guild_id, ch, "digest", digest_time="09:00", timezone="UTC", at=now)
+    store.subscriptions.subscribe(discord_standin.guild_id, ch, "images", at=now)
+    store.subscriptions.subscribe(discord_standin.guild_id, ch, "digest", digest_time="09:00", timezone="UTC", at=now)
     recs = burst(1995, clock.now + timedelta(minutes=1), nasa_standin.url, {"NAVCAM_LEFT": 200, "MCZ_LEFT": 50})
     serve_images(nasa_standin, recs)
     nasa_standin.records += recs
     clock.now += timedelta(minutes=10)
     report = await automation.images_cycle()
     assert len(discord_standin.general.messages) == 6 and report.queued == 10
-    held = store.entries(status="held")
+    held = store.outbox.entries(status="held")
     assert len(held) == 4
     clock.now = datetime(2026, 10, 2, 9, 0, 30, tzinfo=timezone.utc)
     assert await automation.digest_cycle() == 1
@@ -147,7 +147,7 @@ async def test_budget_overflow_rolls_into_the_digest(connected_bot, discord_stan
     assert "Held back by this channel's hourly limit: +" in text and "frames" in text
     held_count = sum(e.payload["count"] for e in held)
     assert f"+{held_count} more" in text or "more Navcam frames" in text
-    assert store.entries(status="held") == [] and len(store.entries(status="digested")) == 4
+    assert store.outbox.entries(status="held") == [] and len(store.outbox.entries(status="digested")) == 4
     assert digest["attachments"][0]["filename"] == "digest.jpg"
     assert "250 new pictures" in text
 
@@ -163,7 +163,7 @@ def _digest_days(ds: DiscordStandIn):
 async def test_digest_at_nine_berlin_across_dst(connected_bot, discord_standin, store, clock, automation, days, change):
     start, n = days
     clock.now = start
-    store.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", digest_time="09:00",
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", digest_time="09:00",
                     timezone="Europe/Berlin", at=start.timestamp())
     sent_at = []
     while clock.now < start + timedelta(days=n):
@@ -184,7 +184,7 @@ async def test_digest_at_nine_berlin_across_dst(connected_bot, discord_standin, 
 async def test_downtime_catches_up_with_one_digest(connected_bot, discord_standin, store, clock, automation):
     t0 = datetime(2026, 10, 1, 6, 0, tzinfo=timezone.utc)
     clock.now = t0
-    store.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", timezone="UTC", at=t0.timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", timezone="UTC", at=t0.timestamp())
     clock.now = t0 + timedelta(hours=4)
     await automation.digest_cycle()
     assert len(_digest_days(discord_standin)) == 1
@@ -200,7 +200,7 @@ async def test_downtime_catches_up_with_one_digest(connected_bot, discord_standi
 async def test_restart_before_during_and_after_a_digest(connected_bot, discord_standin, store, clock, automation, monkeypatch):
     t0 = datetime(2026, 10, 1, 8, 0, tzinfo=timezone.utc)
     clock.now = t0
-    store.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", timezone="UTC", at=t0.timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", timezone="UTC", at=t0.timestamp())
     # before: a restarted bot (new objects, same database) waits for 09:00
     fresh = connected_bot.services.automation(automation.courier.sender)
     assert await fresh.digest_cycle() == 0
@@ -212,7 +212,7 @@ async def test_restart_before_during_and_after_a_digest(connected_bot, discord_s
 
     monkeypatch.setattr(fresh.courier, "pump", killed)
     await fresh.digest_cycle()
-    assert discord_standin.general.messages == [] and len(store.entries(kind="digest", status="pending")) == 1
+    assert discord_standin.general.messages == [] and len(store.outbox.entries(kind="digest", status="pending")) == 1
     after_restart = connected_bot.services.automation(automation.courier.sender)
     await after_restart.delivery_cycle()
     assert len(_digest_days(discord_standin)) == 1
@@ -227,14 +227,14 @@ async def test_restart_before_during_and_after_a_digest(connected_bot, discord_s
 @pytest.mark.fault("Process", "killed after Discord accepted a post, before it was recorded (in-process)", "re-sent with the same nonce: one message")
 async def test_kill_between_send_and_record_does_not_double(connected_bot, discord_standin, nasa_standin, store, clock, automation, monkeypatch):
     await automation.images_cycle()
-    store.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", at=clock().timestamp())
     nasa_standin.records += burst(1995, clock.now + timedelta(minutes=1), nasa_standin.url, {"MCZ_LEFT": 3})
     clock.now += timedelta(minutes=10)
 
     def die(*a, **k):
         raise KeyboardInterrupt  # Discord has the message; the store never hears of it
 
-    monkeypatch.setattr(store, "mark_sent", die)
+    monkeypatch.setattr(store.outbox, "mark_sent", die)
     with pytest.raises(KeyboardInterrupt):
         await automation.images_cycle()
     assert len(discord_standin.general.messages) == 1
@@ -243,13 +243,13 @@ async def test_kill_between_send_and_record_does_not_double(connected_bot, disco
     restarted.recover()  # what a start does first
     await restarted.delivery_cycle()
     assert len(discord_standin.general.messages) == 1  # the same nonce: Discord returned the first message
-    [entry] = store.entries(kind="images")
+    [entry] = store.outbox.entries(kind="images")
     assert entry.status == "sent" and entry.message_id == int(discord_standin.general.messages[0]["id"])
 
 
 async def test_kill_between_poll_and_queue_loses_nothing(connected_bot, discord_standin, nasa_standin, store, clock, automation, monkeypatch):
     await automation.images_cycle()
-    store.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", at=clock().timestamp())
     nasa_standin.records += burst(1995, clock.now + timedelta(minutes=1), nasa_standin.url, {"MCZ_LEFT": 3})
     clock.now += timedelta(minutes=10)
 
@@ -273,13 +273,13 @@ async def test_403_pauses_tells_the_server_once_and_resumes(connected_bot, disco
     discord_standin.call(discord_standin.send_dispatch("CHANNEL_CREATE", discord_standin.channel_object(photos)))
     await settle()
     await automation.images_cycle()
-    store.subscribe(discord_standin.guild_id, photos.id, "images", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, photos.id, "images", at=clock().timestamp())
     discord_standin.set_permissions(photos, VIEW_CHANNEL)  # someone took Send Messages away
     await settle()
     nasa_standin.records += burst(1995, clock.now + timedelta(minutes=1), nasa_standin.url, {"MCZ_LEFT": 3})
     clock.now += timedelta(minutes=10)
     await automation.images_cycle()
-    [sub] = store.subscriptions(channel_id=photos.id)
+    [sub] = store.subscriptions.find(channel_id=photos.id)
     assert sub.paused and "Send Messages" in sub.paused_reason
     alerts = [m for m in discord_standin.general.messages if "paused" in m["content"]]
     assert len(alerts) == 1 and f"<#{photos.id}>" in alerts[0]["content"]  # the system channel was told
@@ -289,12 +289,12 @@ async def test_403_pauses_tells_the_server_once_and_resumes(connected_bot, disco
     await automation.images_cycle()
     await automation.delivery_cycle()
     assert len([m for m in discord_standin.general.messages if "paused" in m["content"]]) == 1
-    assert store.subscriptions(channel_id=photos.id)[0].paused and photos.messages == []
+    assert store.subscriptions.find(channel_id=photos.id)[0].paused and photos.messages == []
     # permission fixed: the next check resumes and everything held is delivered
     discord_standin.set_permissions(photos, ALL_TEXT)
     await settle()
     await automation.delivery_cycle()
-    assert not store.subscriptions(channel_id=photos.id)[0].paused
+    assert not store.subscriptions.find(channel_id=photos.id)[0].paused
     assert len(photos.messages) == 2
 
 
@@ -302,16 +302,16 @@ async def test_403_pauses_tells_the_server_once_and_resumes(connected_bot, disco
 async def test_deleted_channel_pauses_never_deletes(connected_bot, discord_standin, nasa_standin, store, clock, automation):
     gone = discord_standin.add_channel("gone")
     await automation.images_cycle()
-    store.subscribe(discord_standin.guild_id, gone.id, "images", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, gone.id, "images", at=clock().timestamp())
     discord_standin.delete_channel(gone)
     await settle()
     nasa_standin.records += burst(1995, clock.now + timedelta(minutes=1), nasa_standin.url, {"MCZ_LEFT": 2})
     clock.now += timedelta(minutes=10)
     await automation.images_cycle()
-    [sub] = store.subscriptions(channel_id=gone.id)
+    [sub] = store.subscriptions.find(channel_id=gone.id)
     assert sub.paused and "no longer exists" in sub.paused_reason
     await automation.delivery_cycle()
-    assert store.subscriptions(channel_id=gone.id)  # still there, paused
+    assert store.subscriptions.find(channel_id=gone.id)  # still there, paused
 
 
 NEWS = """<?xml version="1.0"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>NASA</title>
@@ -332,7 +332,7 @@ async def test_news_posted_once_and_an_edited_item_is_not_reposted(connected_bot
     auto.news.feeds = [feed_url]
     nasa_standin.files[feed] = NEWS.format(items=ITEM.format(title="Old story", slug="old", guid=1)).encode()
     await auto.news_cycle()  # baseline
-    store.subscribe(discord_standin.guild_id, discord_standin.general.id, "news", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "news", at=clock().timestamp())
     items = ITEM.format(title="Perseverance finds a rock", slug="rock", guid=2) + ITEM.format(title="Old story", slug="old", guid=1)
     nasa_standin.files[feed] = NEWS.format(items=items).encode()
     await auto.news_cycle()
@@ -353,12 +353,12 @@ async def test_subscriptions_list_unsubscribe_and_digest_preview(connected_bot, 
     ch = discord_standin.general
     recs = burst(1995, clock.now - timedelta(minutes=5), nasa_standin.url, {"MCZ_LEFT": 4})
     serve_images(nasa_standin, recs)
-    from bot import parse
+    from bot.sources import parse
 
-    store.record(parse.page({"images": recs}, hosts=(*parse.IMAGE_HOSTS, "127.0.0.1")).images, store.start_poll("images"), seen_at=clock().timestamp() - 60)
-    store.subscribe(discord_standin.guild_id, ch.id, "digest", digest_time="18:30", timezone="Europe/Berlin",
+    store.images.record(parse.page({"images": recs}, hosts=(*parse.IMAGE_HOSTS, "127.0.0.1")).images, store.polls.start_poll("images"), seen_at=clock().timestamp() - 60)
+    store.subscriptions.subscribe(discord_standin.guild_id, ch.id, "digest", digest_time="18:30", timezone="Europe/Berlin",
                     at=clock().timestamp() - 3600)
-    store.subscribe(discord_standin.guild_id, ch.id, "images", camera="mastcam", codes=("MCZ_LEFT", "MCZ_RIGHT"),
+    store.subscriptions.subscribe(discord_standin.guild_id, ch.id, "images", camera="mastcam", codes=("MCZ_LEFT", "MCZ_RIGHT"),
                     at=clock().timestamp())
     await dispatch(connected_bot, discord_standin.command("subscriptions", permissions=admin))
     listing = discord_standin.calls("POST", "/callback")[-1]["json"]["data"]
@@ -372,10 +372,10 @@ async def test_subscriptions_list_unsubscribe_and_digest_preview(connected_bot, 
     assert embed["title"].startswith("Next digest here: <t:") and "4 new pictures" in embed["description"]
     assert preview["files"] and preview["files"][0]["filename"] == "digest.jpg"
     assert ch.messages == []  # a preview posts nothing and records nothing
-    assert store.last_digest(ch.id) is None
+    assert store.digests.last_digest(ch.id) is None
     await dispatch(connected_bot, discord_standin.command("unsubscribe", {"kind": "images"}, permissions=admin))
     assert "no more images posts" in discord_standin.calls("POST", "/callback")[-1]["json"]["data"]["content"]
-    assert [s.kind for s in store.subscriptions()] == ["digest"]
+    assert [s.kind for s in store.subscriptions.find()] == ["digest"]
     await dispatch(connected_bot, discord_standin.command("unsubscribe", {"kind": "news"}, permissions=admin))
     assert "has no news subscription" in discord_standin.calls("POST", "/callback")[-1]["json"]["data"]["content"]
 
@@ -383,7 +383,7 @@ async def test_subscriptions_list_unsubscribe_and_digest_preview(connected_bot, 
 @pytest.mark.fault("NASA", "the feed quiet for days (solar conjunction)", "the digest still comes and says why")
 async def test_digest_on_a_quiet_day_says_why(connected_bot, discord_standin, store, clock, automation):
     clock.now = datetime(2026, 1, 8, 6, 0, tzinfo=timezone.utc)  # solar conjunction, January 2026
-    store.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", timezone="UTC", at=clock.now.timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", timezone="UTC", at=clock.now.timestamp())
     clock.now = datetime(2026, 1, 8, 9, 1, tzinfo=timezone.utc)
     await automation.digest_cycle()
     [msg] = discord_standin.general.messages
@@ -398,7 +398,7 @@ async def test_a_sequence_arriving_over_several_polls_is_one_post(connected_bot,
     svc.config = replace(svc.config, group_wait_minutes=10)
     auto = svc.automation(connected_bot.automation.courier.sender)
     await auto.images_cycle()
-    store.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", at=clock().timestamp())
     for part in range(3):  # one Mastcam-Z sequence, downlinked in three pieces ten minutes apart
         nasa_standin.records += [make_record(1995, "MCZ_LEFT", n=part * 10 + i, sequence="ZCAM07777",
                                              received=clock.now + timedelta(seconds=30 + i)) for i in range(4)]
@@ -409,7 +409,7 @@ async def test_a_sequence_arriving_over_several_polls_is_one_post(connected_bot,
     await auto.images_cycle()
     [post] = discord_standin.general.messages
     assert "12 pictures · sequence ZCAM07777" in post["content"]
-    [entry] = store.entries(kind="images")
+    [entry] = store.outbox.entries(kind="images")
     assert entry.status == "sent" and len(entry.payload["exposures"]) == 12
 
 
@@ -421,7 +421,7 @@ async def test_digest_content_is_computed_once_per_window_for_many_channels(conn
         discord_standin.call(discord_standin.send_dispatch("CHANNEL_CREATE", discord_standin.channel_object(ch)))
     await settle()
     for ch in channels:
-        store.subscribe(discord_standin.guild_id, ch.id, "digest", timezone="UTC", at=clock().timestamp() - 86400)
+        store.subscriptions.subscribe(discord_standin.guild_id, ch.id, "digest", timezone="UTC", at=clock().timestamp() - 86400)
     recs = burst(1995, clock.now - timedelta(hours=1), nasa_standin.url, {"MCZ_LEFT": 3})
     serve_images(nasa_standin, recs)
     nasa_standin.records += recs

@@ -73,7 +73,7 @@ def test_now_before_landing_says_when_it_lands(tmp_path, nasa_standin):
 
 
 async def test_read_only_commands_work_installed_by_a_user_and_in_dms(discord_standin, config):
-    from bot import app
+    from bot.chat import app
     from tests.test_discord_run import _env
 
     await app.sync(config, _env(discord_standin))

@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import marstime, milestones, parse
-from bot.cameras import Catalogue
+from bot.mars import marstime, milestones
+from bot.sources import parse
+from bot.mars.cameras import Catalogue
 from bot.models import UnknownCamera
 from tests import msl_feed
 from tests.nasa_standin import FIXTURES, load_fixture
@@ -27,7 +28,7 @@ PACIFIC = ZoneInfo("America/Los_Angeles")
 
 
 def _data(name: str) -> str:
-    return resources.files("bot").joinpath(f"data/{name}").read_text(encoding="utf-8")
+    return resources.files("bot.mars").joinpath(f"data/{name}").read_text(encoding="utf-8")
 
 
 CATALOGUE = Catalogue(tomllib.loads(_data("curiosity_cameras.toml")))

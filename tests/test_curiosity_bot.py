@@ -55,7 +55,7 @@ async def test_a_server_chooses_curiosity_as_its_default(connected_bot, discord_
     other = discord_standin.command("rover", {"rover": "perseverance"})
     await dispatch(connected_bot, other)
     assert "Manage Server" in discord_standin.calls("POST", "/callback")[-1]["json"]["data"]["content"]
-    assert store.get(f"rover:{discord_standin.guild_id}") == "curiosity"
+    assert store.state.get(f"rover:{discord_standin.guild_id}") == "curiosity"
 
 
 def test_preview_sol_navcam_rover_curiosity(tmp_path, nasa_standin):

@@ -54,7 +54,8 @@ async def test_paging_button_edits_the_message_in_place(bot, discord_standin, na
 
 async def test_buttons_keep_working_after_a_restart(discord_standin, nasa_standin, config, clock, catalogue, store, nasa, gallery, poller):
     """A fresh bot that never sent the message still handles its buttons: state lives in the custom id."""
-    from bot import app, services
+    from bot.chat import app
+    from bot import services
 
     _sol3(nasa_standin)
     app.apply_endpoints({"DISCORD_API_BASE": discord_standin.api_base})

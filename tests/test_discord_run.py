@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 
-from bot import app
+from bot.chat import app
 from tests.nasa_standin import make_record
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "commands.json"

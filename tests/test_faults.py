@@ -29,7 +29,7 @@ async def serves(bot, ds) -> None:
 
 async def subscribed(bot, ds, store, clock, kind="images"):
     await bot.automation.images_cycle()  # baseline
-    store.subscribe(ds.guild_id, ds.general.id, kind, at=clock().timestamp())
+    store.subscriptions.subscribe(ds.guild_id, ds.general.id, kind, at=clock().timestamp())
 
 
 def new_pictures(nasa_standin, clock, n=3, code="MCZ_LEFT", sol=1995):
@@ -41,9 +41,9 @@ def new_pictures(nasa_standin, clock, n=3, code="MCZ_LEFT", sol=1995):
 
 def exactly_once(ds, store):
     posts = [m for m in ds.general.messages if "New from Perseverance" in (m["content"] or "")]
-    keys = [e.key for e in store.entries(kind="images")]
+    keys = [e.key for e in store.outbox.entries(kind="images")]
     assert len(keys) == len(set(keys))
-    assert len(posts) == len(store.entries(kind="images", status="sent")) == len(keys)
+    assert len(posts) == len(store.outbox.entries(kind="images", status="sent")) == len(keys)
     return posts
 
 
@@ -133,20 +133,20 @@ async def test_nasa_backoff_is_bounded(connected_bot, discord_standin, nasa_stan
         clock.now += timedelta(minutes=10)
     gaps = [(b - a).total_seconds() / 60 for a, b in zip(attempts, attempts[1:])]
     assert gaps[:4] == [10, 20, 40, 60] and max(gaps) == 60  # doubling, capped at an hour
-    failures, since = store.poll_failures("images")
+    failures, since = store.polls.poll_failures("images")
     assert failures == len(attempts) and since is not None
     await serves(connected_bot, discord_standin)
     nasa_standin.faults.clear()
     clock.now += timedelta(hours=1)
     report = await auto.images_cycle()
-    assert report.error is None and store.poll_failures("images")[0] == 0
+    assert report.error is None and store.polls.poll_failures("images")[0] == 0
 
 
 @fault("NASA", "image URL 404, corrupt JPEG, decompression bomb in a digest", "frames left out; the digest is still posted once")
 async def test_digest_with_broken_images(connected_bot, discord_standin, nasa_standin, store, clock):
     from urllib.parse import urlsplit
 
-    from bot import parse
+    from bot.sources import parse
 
     recs = [make_record(1995, "MCZ_LEFT" if i < 6 else "NAVCAM_LEFT", n=i, sequence=f"SEQ{i:05d}", host=nasa_standin.url)
             for i in range(9)]  # nine sequences: nine candidate frames
@@ -162,8 +162,8 @@ async def test_digest_with_broken_images(connected_bot, discord_standin, nasa_st
     nasa_standin.files[small(recs[1])] = jpeg()[:300]  # corrupt
     nasa_standin.files[small(recs[2])] = bomb.getvalue()  # decompression bomb
     clock.now = clock.now.replace(hour=9, minute=1)
-    store.record(parse.page({"images": recs}, hosts=(*parse.IMAGE_HOSTS, "127.0.0.1")).images, store.start_poll("images"), seen_at=clock().timestamp() - 120)
-    store.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", timezone="UTC",
+    store.images.record(parse.page({"images": recs}, hosts=(*parse.IMAGE_HOSTS, "127.0.0.1")).images, store.polls.start_poll("images"), seen_at=clock().timestamp() - 120)
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", timezone="UTC",
                     at=clock().timestamp() - 86400)
     await connected_bot.automation.digest_cycle()
     await connected_bot.automation.digest_cycle()
@@ -212,7 +212,7 @@ async def test_discord_long_outage(connected_bot, discord_standin, nasa_standin,
     real_sleep = asyncio.sleep
     monkeypatch.setattr(discord.http.asyncio, "sleep", lambda s, *a, **k: real_sleep(0))  # discord.py's 1, 3, 5, 7 s
     await connected_bot.automation.images_cycle()
-    [entry] = store.entries(kind="images")
+    [entry] = store.outbox.entries(kind="images")
     assert entry.status == "pending" and entry.attempts == 1 and discord_standin.general.messages == []
     monkeypatch.undo()
     clock.now += timedelta(minutes=5)
@@ -231,7 +231,7 @@ async def test_discord_forbidden_then_fixed(connected_bot, discord_standin, nasa
     await settle()
     new_pictures(nasa_standin, clock)
     await connected_bot.automation.images_cycle()
-    assert store.subscriptions()[0].paused
+    assert store.subscriptions.find()[0].paused
     await serves(connected_bot, discord_standin)
     discord_standin.set_permissions(discord_standin.general, ALL_TEXT)
     await settle()

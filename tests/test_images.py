@@ -7,10 +7,10 @@ import io
 import pytest
 from PIL import Image
 
-from bot import images
-from bot import interest
-from bot.digest import DigestMaker
-from bot import parse
+from bot.imagery import pictures as images
+from bot.posting import interest
+from bot.posting.digest import DigestMaker
+from bot.sources import parse
 from tests.nasa_standin import jpeg, make_record, serve_images
 
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from bench.burst import (MASTCAM_MOSAIC, NAVCAM_360, deliver, edl_record, feed_record, ranked, realistic_burst)
-from bot import cameras, compose, interest, parse
-from bot.interest import Context, Extent
+from bot.mars import cameras
+from bot import compose
+from bot.posting import interest
+from bot.sources import parse
+from bot.posting.interest import Context, Extent
 
 NOW = datetime(2026, 10, 1, 12, 0, tzinfo=timezone.utc)
 CAT = cameras.default()

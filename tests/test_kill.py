@@ -12,8 +12,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot import cameras
-from bot.poller import BASELINE_KEY, WATERMARK_KEY
+from bot.mars import cameras
+from bot.posting.poller import BASELINE_KEY, WATERMARK_KEY
 from bot.store import Store
 from tests.nasa_standin import make_record, serve_images
 
@@ -47,12 +47,12 @@ def test_sigkill_then_restart_delivers_exactly_once(tmp_path, discord_standin, n
     now = datetime.now(timezone.utc)
     db = tmp_path / "roverbot.sqlite3"
     store = Store.open(db, cameras.default())
-    store.put(BASELINE_KEY, str((now - timedelta(days=1)).timestamp()))
-    store.put(WATERMARK_KEY, (now - timedelta(hours=1)).isoformat())
+    store.state.put(BASELINE_KEY, str((now - timedelta(days=1)).timestamp()))
+    store.state.put(WATERMARK_KEY, (now - timedelta(hours=1)).isoformat())
     general = discord_standin.general.id
-    store.subscribe(discord_standin.guild_id, general, "images", at=(now - timedelta(hours=2)).timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, general, "images", at=(now - timedelta(hours=2)).timestamp())
     due = (now - timedelta(minutes=2)).strftime("%H:%M")
-    store.subscribe(discord_standin.guild_id, general, "digest", digest_time=due, timezone="UTC",
+    store.subscriptions.subscribe(discord_standin.guild_id, general, "digest", digest_time=due, timezone="UTC",
                     at=(now - timedelta(days=2)).timestamp())
     store.close()
     recs = [make_record(2050, "MCZ_LEFT", n=i, sequence="ZCAM09000", host=nasa_standin.url,
@@ -85,8 +85,8 @@ def test_sigkill_then_restart_delivers_exactly_once(tmp_path, discord_standin, n
     assert "3 pictures" in image_posts()[0]["content"]
     store = Store.open(db, cameras.default())
     try:
-        assert {e.status for e in store.entries()} == {"sent"}
-        assert len(store.entries()) == 2
+        assert {e.status for e in store.outbox.entries()} == {"sent"}
+        assert len(store.outbox.entries()) == 2
     finally:
         store.close()
     assert second.returncode == 0

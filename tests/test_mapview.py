@@ -14,7 +14,7 @@ from bot.imagery import mapview
 from bot.imagery.projection import MapView
 from bot.imagery.tiles import Tile, TileCache, TileFetcher, plan
 from bot.sources import mmgis
-from bot.where import LANDING_SITES
+from bot.answers.where import LANDING_SITES
 from tests.mmgis_standin import FIXTURES, http, mmgis_standin  # noqa: F401 (fixtures)
 
 SIZE = (640, 480)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import marstime
+from bot.mars import marstime
 
 RECORDS = json.loads((Path(__file__).parent / "fixtures" / "marstime-validation.json").read_text())["records"]
 

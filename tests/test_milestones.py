@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import milestones
-from bot.milestones import UnknownMilestone
+from bot.mars import milestones
+from bot.mars.milestones import UnknownMilestone
 
 REFERENCE = {m["slug"]: m for m in tomllib.loads((Path(__file__).parent / "fixtures" / "reference_milestones.toml").read_text())["milestone"]}
 TIMELINE = milestones.default()

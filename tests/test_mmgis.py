@@ -12,7 +12,7 @@ import pytest
 
 from bot.imagery.projection import MapView
 from bot.imagery.tiles import TileCache, TileFetcher, TileRequest, plan
-from bot.nasa import NasaError
+from bot.sources.nasa import NasaError
 from bot.sources import mmgis
 from tests.mmgis_standin import (CURRENT_EMPTY, CURRENT_OLD_SCHEMA, FIXTURES, Fault,  # noqa: F401 (fixtures)
                                  http, make_tile, mmgis_standin)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.nasa import NasaClient, NasaError, make_http_client, raw_image_params
+from bot.sources.nasa import NasaClient, NasaError, make_http_client, raw_image_params
 from tests.nasa_standin import Fault
 
 

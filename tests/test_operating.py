@@ -261,9 +261,9 @@ async def test_a_slash_command_has_its_own_nasa_budget_while_polls_keep_theirs(n
     here), although the client's own timeout and retries would wait minutes."""
     from bot import services
     from bot.config import Config
-    from bot.gallery import Gallery
+    from bot.answers.gallery import Gallery
     from bot.models import NasaUnavailable
-    from bot.nasa import NasaClient, make_http_client
+    from bot.sources.nasa import NasaClient, make_http_client
 
     assert services.COMMAND_BUDGET_SECONDS <= 18  # + Discord's round trips: the user hears back within 20 s
     http = make_http_client("roverbot-tests (contact: tests@example.org)", 30)
@@ -281,7 +281,7 @@ async def test_a_slash_command_has_its_own_nasa_budget_while_polls_keep_theirs(n
 
 
 async def test_nasa_retry_after_is_honoured(nasa_standin):
-    from bot.nasa import NasaClient, make_http_client
+    from bot.sources.nasa import NasaClient, make_http_client
 
     slept: list[float] = []
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot import parse
+from bot.sources import parse
 from tests.nasa_standin import CRLF_TRAILER, load_fixture, make_record
 
 SOL1994 = "m2020_raw_latest_sol1994_navcam_left_page0_num12.json"

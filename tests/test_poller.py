@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from bot import compose
+from bot.mars import cameras
 from tests.nasa_standin import make_record
 
 T0 = datetime(2026, 10, 1, 0, 0, tzinfo=timezone.utc)
@@ -13,7 +14,7 @@ T0 = datetime(2026, 10, 1, 0, 0, tzinfo=timezone.utc)
 async def test_first_poll_is_a_baseline_and_posts_nothing_old(poller, nasa_standin, store):
     result = await poller.poll()
     assert result.baseline and result.new == [] and result.seen == 13
-    assert store.image_count() == 13
+    assert store.images.image_count() == 13
     assert len(nasa_standin.feed_requests) == 1
     assert dict(nasa_standin.feed_requests[0]["params"])["order"] == "date_received desc"
 
@@ -24,7 +25,7 @@ async def test_new_images_after_the_baseline_and_idle_cycles(poller, nasa_standi
     nasa_standin.records += [make_record(1995, "MCZ_LEFT", n=10 + i, sequence="ZCAM01234", received=T0) for i in range(2)]
     result = await poller.poll()
     assert not result.baseline and len(result.new) == 5
-    groups = compose.groups(result.new, poller.store.catalogue)
+    groups = compose.groups(result.new, cameras.default())
     assert [(g[0].instrument, len(g)) for g in groups] == [("MCZ_LEFT", 2), ("NAVCAM_LEFT", 3)]
     before = len(nasa_standin.feed_requests)
     idle = await poller.poll()

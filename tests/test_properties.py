@@ -8,10 +8,13 @@ from datetime import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import cameras, compose, config, parse, subscribing
+from bot.mars import cameras
+from bot import compose, config
+from bot.sources import parse
+from bot.answers import subscribing
 from bot.cli import CliError, parse_command
 from bot.models import UnknownCamera
-from bot.news import NewsError, parse_feed
+from bot.sources.news import NewsError, parse_feed
 from tests.nasa_standin import load_fixture
 
 JSON = st.recursive(

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from bot import schedule
+from bot.posting import schedule
 
 
 async def test_every_job_has_explicit_overlap_and_misfire_settings(bot, config):

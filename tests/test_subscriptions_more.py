@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot import marstime
+from bot.mars import marstime
 from tests.conftest import dispatch, settle
 from tests.discord_standin import (ALL_TEXT, ALL_THREADS, CREATE_PUBLIC_THREADS, MANAGE_WEBHOOKS, PUBLIC_THREAD,
                                    SEND_MESSAGES_IN_THREADS, VIEW_CHANNEL, Fault, DiscordStandIn, Rejection)
@@ -82,14 +82,14 @@ async def test_two_subscriptions_in_one_channel_list_and_unsubscribe_one(connect
     assert (await subscribe(connected_bot, ds, ds.general, camera="mastcam", role=colour_fans))["content"].startswith("✅")
     assert (await subscribe(connected_bot, ds, ds.general, camera="navcam"))["content"].startswith("✅")
     await subscribe(connected_bot, ds, ds.general, role=everyone_pics)  # every camera, another role
-    mastcam, navcam, every = store.subscriptions(channel_id=ds.general.id)
+    mastcam, navcam, every = store.subscriptions.find(channel_id=ds.general.id)
     assert (mastcam.camera, mastcam.role_id, navcam.camera, navcam.role_id, every.role_id) == \
         ("mastcam", colour_fans, "navcam", None, everyone_pics)
     # The same (channel, kind, camera, role) again is an update, not a fourth subscription.
     await subscribe(connected_bot, ds, ds.general, camera="navcam", post_as="Perseverance")
-    assert len(store.subscriptions(channel_id=ds.general.id)) == 3
+    assert len(store.subscriptions.find(channel_id=ds.general.id)) == 3
     await subscribe(connected_bot, ds, ds.general, camera="navcam")
-    assert store.subscription_by_id(navcam.id).webhook_name is None
+    assert store.subscriptions.subscription_by_id(navcam.id).webhook_name is None
 
     pictures(nasa_standin, clock, {"MCZ_LEFT": 3, "NAVCAM_LEFT": 2, "FRONT_HAZCAM_LEFT_A": 1})
     await auto.images_cycle()
@@ -103,7 +103,7 @@ async def test_two_subscriptions_in_one_channel_list_and_unsubscribe_one(connect
     assert roles(mcz) == sorted([str(colour_fans), str(everyone_pics)])
     assert roles(by_camera["Navcam"]) == [str(everyone_pics)]  # navcam's own has no ping
     assert roles(by_camera["Hazcam"]) == [str(everyone_pics)]
-    keys = [e.key for e in store.entries(kind="images")]
+    keys = [e.key for e in store.outbox.entries(kind="images")]
     assert len(keys) == len(set(keys)) == 3
 
     await dispatch(connected_bot, ds.command("subscriptions", permissions=ADMIN))
@@ -119,14 +119,14 @@ async def test_two_subscriptions_in_one_channel_list_and_unsubscribe_one(connect
 
     # by kind, with several of that kind in the channel: it asks which, and removes nothing
     await dispatch(connected_bot, ds.command("unsubscribe", {"kind": "images"}, permissions=ADMIN))
-    assert "has 3 images subscriptions" in reply(ds)["content"] and len(store.subscriptions()) == 3
+    assert "has 3 images subscriptions" in reply(ds)["content"] and len(store.subscriptions.find()) == 3
     await dispatch(connected_bot, ds.command("unsubscribe", {"subscription": f"#{mastcam.id}"}, permissions=ADMIN))
     assert reply(ds)["content"].startswith(f"Done: removed #{mastcam.id}")
-    assert [s.id for s in store.subscriptions()] == [navcam.id, every.id]
+    assert [s.id for s in store.subscriptions.find()] == [navcam.id, every.id]
     # another server's id is not this server's to remove
-    other = store.subscribe(ds.add_guild(), 1234, "news", at=clock().timestamp())
+    other = store.subscriptions.subscribe(ds.add_guild(), 1234, "news", at=clock().timestamp())
     await dispatch(connected_bot, ds.command("unsubscribe", {"subscription": str(other.id)}, permissions=ADMIN))
-    assert "has no subscription" in reply(ds)["content"] and store.subscription_by_id(other.id) is not None
+    assert "has no subscription" in reply(ds)["content"] and store.subscriptions.subscription_by_id(other.id) is not None
 
     pictures(nasa_standin, clock, {"MCZ_LEFT": 2}, sol=1996)
     await auto.images_cycle()
@@ -145,7 +145,7 @@ async def test_forum_gets_one_post_per_sol_and_later_groups_join_it(connected_bo
     assert (await subscribe(connected_bot, ds, forum))["content"].startswith("✅")
     assert "one forum post per sol" in reply(ds)["content"]
     news = await subscribe(connected_bot, ds, forum, kind="news")
-    assert "forum channel" in news["content"] and len(store.subscriptions()) == 1
+    assert "forum channel" in news["content"] and len(store.subscriptions.find()) == 1
 
     pictures(nasa_standin, clock, {"MCZ_LEFT": 3})
     await auto.images_cycle()
@@ -161,7 +161,7 @@ async def test_forum_gets_one_post_per_sol_and_later_groups_join_it(connected_bo
     pictures(nasa_standin, clock, {"NAVCAM_LEFT": 2}, sol=1996)  # a new sol: a new post
     await auto.images_cycle()
     assert len(ds.threads(forum)) == 2 and len(thread_creations(ds)) == 2
-    assert store.sol_thread(forum.id, 1995) == thread.id and store.sol_thread(forum.id, 1996) not in (None, thread.id)
+    assert store.channels.sol_thread(forum.id, 1995) == thread.id and store.channels.sol_thread(forum.id, 1996) not in (None, thread.id)
 
 
 async def test_text_channel_thread_per_sol_and_restart_midday_makes_no_second_thread(
@@ -179,7 +179,7 @@ async def test_text_channel_thread_per_sol_and_restart_midday_makes_no_second_th
     from bot.store import Store
 
     reopened = Store.open(connected_bot.services.config.database, connected_bot.services.catalogue)
-    assert reopened.sol_thread(photos.id, 1995) == thread.id  # recorded durably
+    assert reopened.channels.sol_thread(photos.id, 1995) == thread.id  # recorded durably
     reopened.close()
     fresh = connected_bot.services.automation(auto.courier.sender)
     fresh.recover()
@@ -200,18 +200,18 @@ async def test_crash_after_discord_made_the_thread_finds_it_again(connected_bot,
     def die(*a, **k):
         raise KeyboardInterrupt  # Discord made the thread; the store never hears of it
 
-    monkeypatch.setattr(store, "record_sol_thread", die)
+    monkeypatch.setattr(store.channels, "record_sol_thread", die)
     with pytest.raises(KeyboardInterrupt):
         await auto.images_cycle()
     monkeypatch.undo()
     [thread] = ds.threads(forum)
-    assert image_posts(thread.messages) == [] and store.sol_thread(forum.id, 1995) is None
+    assert image_posts(thread.messages) == [] and store.channels.sol_thread(forum.id, 1995) is None
     fresh = connected_bot.services.automation(auto.courier.sender)
     fresh.recover()
     clock.now += timedelta(minutes=1)
     await fresh.delivery_cycle()
     assert ds.threads(forum) == [thread] and len(thread_creations(ds)) == 1  # found by name, not made twice
-    assert len(image_posts(thread.messages)) == 1 and store.sol_thread(forum.id, 1995) == thread.id
+    assert len(image_posts(thread.messages)) == 1 and store.channels.sol_thread(forum.id, 1995) == thread.id
 
 
 @pytest.mark.fault("Discord", "403 on a sol's thread (Send Messages in Threads taken away)",
@@ -228,15 +228,15 @@ async def test_403_in_a_thread_pauses_not_deletes(connected_bot, discord_standin
     await settle()
     pictures(nasa_standin, clock, {"NAVCAM_LEFT": 2})
     await auto.images_cycle()
-    [sub] = store.subscriptions(channel_id=photos.id)
+    [sub] = store.subscriptions.find(channel_id=photos.id)
     assert sub.paused and "Send Messages in Threads" in sub.paused_reason
     await auto.delivery_cycle()  # the re-check knows threads need that right: it stays paused
-    assert store.subscriptions(channel_id=photos.id)[0].paused
+    assert store.subscriptions.find(channel_id=photos.id)[0].paused
     assert len([m for m in ds.general.messages if "paused" in m["content"]]) == 1
     ds.set_permissions(photos, ALL_THREADS)
     await settle()
     await auto.delivery_cycle()
-    assert not store.subscriptions(channel_id=photos.id)[0].paused and len(image_posts(thread.messages)) == 2
+    assert not store.subscriptions.find(channel_id=photos.id)[0].paused and len(image_posts(thread.messages)) == 2
 
 
 # ---------------------------------------------------------------- webhooks
@@ -247,7 +247,7 @@ async def test_webhook_posts_under_a_custom_name_and_avatar(connected_bot, disco
     photos = await new_channel(connected_bot, ds, "photos", ALL_TEXT | MANAGE_WEBHOOKS)
     await auto.images_cycle()
     bad = await subscribe(connected_bot, ds, photos, post_as="Discord rover")
-    assert "discord" in bad["content"] and store.subscriptions() == []
+    assert "discord" in bad["content"] and store.subscriptions.find() == []
     ok = await subscribe(connected_bot, ds, photos, post_as="Perseverance", avatar=AVATAR, role=7003)
     assert ok["content"].startswith("✅") and "posted as **Perseverance**" in ok["content"]
     pictures(nasa_standin, clock, {"MCZ_LEFT": 3})
@@ -259,7 +259,7 @@ async def test_webhook_posts_under_a_custom_name_and_avatar(connected_bot, disco
     assert roles(msg) == ["7003"] and msg["content"].startswith("<@&7003>")
     [execution] = ds.calls("POST", r"/webhooks/\d+/[^/]+$")
     assert execution["query"].get("wait") == "true"
-    [entry] = store.entries(kind="images")
+    [entry] = store.outbox.entries(kind="images")
     assert entry.status == "sent" and entry.message_id == int(msg["id"])
 
 
@@ -291,7 +291,7 @@ async def test_deleted_webhook_is_repaired(connected_bot, discord_standin, nasa_
     [second_hook] = list(ds.webhooks)
     assert len(posts) == 2 and second_hook != first_hook and posts[1]["webhook_id"] == str(second_hook)
     assert [r.get("rejected") for r in ds.calls("POST", r"/webhooks/\d+/[^/]+$")] == [None, 10015, None]
-    assert not store.subscriptions()[0].paused
+    assert not store.subscriptions.find()[0].paused
 
 
 @pytest.mark.fault("Discord", "no Manage Webhooks for a post_as subscription",
@@ -343,7 +343,7 @@ async def test_webhook_answer_lost_is_found_not_doubled(connected_bot, discord_s
     pictures(nasa_standin, clock, {"MCZ_LEFT": 3})
     await auto.images_cycle()
     assert len(image_posts(photos.messages)) == 1  # Discord has it...
-    [entry] = store.entries(kind="images")
+    [entry] = store.outbox.entries(kind="images")
     assert entry.status == "pending" and entry.message_id is None  # ...the bot does not know
     assert len(ds.calls("POST", r"/webhooks/\d+/[^/]+$")) == 1  # one try: no blind automatic retry
     ds.advance(PAST_NONCE_WINDOW)
@@ -352,7 +352,7 @@ async def test_webhook_answer_lost_is_found_not_doubled(connected_bot, discord_s
     fresh.recover()
     await fresh.delivery_cycle()
     [msg] = image_posts(photos.messages)
-    [entry] = store.entries(kind="images")
+    [entry] = store.outbox.entries(kind="images")
     assert entry.status == "sent" and entry.message_id == int(msg["id"]) and msg["webhook_id"]
     assert len(ds.calls("POST", r"/webhooks/\d+/[^/]+$")) == 1 and ds.calls("GET", rf"/channels/{photos.id}/messages")
 
@@ -366,11 +366,11 @@ async def test_403_on_a_webhook_pauses_not_deletes(connected_bot, discord_standi
     ds.faults.append(Fault("POST", r"^/webhooks/\d+/[^/]+$", 403, {"code": 50013, "message": "Missing Permissions"}))
     pictures(nasa_standin, clock, {"MCZ_LEFT": 3})
     await auto.images_cycle()
-    [sub] = store.subscriptions(channel_id=photos.id)
+    [sub] = store.subscriptions.find(channel_id=photos.id)
     assert sub.paused and photos.messages == []
-    assert [e.status for e in store.entries(kind="images")] == ["pending"]  # kept for later
+    assert [e.status for e in store.outbox.entries(kind="images")] == ["pending"]  # kept for later
     await auto.delivery_cycle()  # permissions look fine: resumed, and the post goes out once
-    assert not store.subscriptions(channel_id=photos.id)[0].paused
+    assert not store.subscriptions.find(channel_id=photos.id)[0].paused
     assert len(image_posts(photos.messages)) == 1
 
 
@@ -378,22 +378,22 @@ def test_migration_keeps_every_subscription_and_allows_several_per_channel(tmp_p
     from bot.store import MIGRATIONS, Store
 
     path = tmp_path / "old.sqlite3"
-    monkeypatch.setattr("bot.store.MIGRATIONS", MIGRATIONS[:-1])
+    monkeypatch.setattr("bot.store.database.MIGRATIONS", MIGRATIONS[:-1])
     old = Store.open(path, catalogue)
-    old.conn.execute("INSERT INTO subscriptions (id, guild_id, channel_id, kind, camera, codes, role_id, created_at,"
+    old.db.execute("INSERT INTO subscriptions (id, guild_id, channel_id, kind, camera, codes, role_id, created_at,"
                      " paused_at, paused_reason) VALUES (7, 1, 10, 'images', 'navcam', 'NAVCAM_LEFT', 5, 2.0, 3.0, 'why')")
-    old.conn.execute("INSERT INTO subscriptions (id, guild_id, channel_id, kind, digest_time, timezone, created_at)"
+    old.db.execute("INSERT INTO subscriptions (id, guild_id, channel_id, kind, digest_time, timezone, created_at)"
                      " VALUES (9, 1, 10, 'digest', '07:30', 'Europe/Berlin', 1.0)")
     old.close()
     monkeypatch.undo()
     new = Store.open(path, catalogue)
-    assert new.schema_version == len(MIGRATIONS)
-    navcam, digest = new.subscriptions(channel_id=10)
+    assert new.db.schema_version == len(MIGRATIONS)
+    navcam, digest = new.subscriptions.find(channel_id=10)
     assert (navcam.id, navcam.codes, navcam.role_id, navcam.paused_reason, navcam.threads, navcam.webhook_name) == \
         (7, ("NAVCAM_LEFT",), 5, "why", "", None)
     assert (digest.id, digest.digest_time, digest.timezone) == (9, "07:30", "Europe/Berlin")
-    mastcam = new.subscribe(1, 10, "images", camera="mastcam", codes=("MCZ_LEFT",), role_id=6, at=4.0)
-    assert mastcam.id not in (7, 9) and len(new.subscriptions(channel_id=10, kind="images")) == 2
-    assert new.subscribe(1, 10, "digest", digest_time="08:00", at=5.0).id == 9  # one digest per channel
-    assert new.subscribe(1, 10, "images", camera="navcam", codes=("NAVCAM_LEFT",), role_id=5, at=6.0).id == 7
+    mastcam = new.subscriptions.subscribe(1, 10, "images", camera="mastcam", codes=("MCZ_LEFT",), role_id=6, at=4.0)
+    assert mastcam.id not in (7, 9) and len(new.subscriptions.find(channel_id=10, kind="images")) == 2
+    assert new.subscriptions.subscribe(1, 10, "digest", digest_time="08:00", at=5.0).id == 9  # one digest per channel
+    assert new.subscriptions.subscribe(1, 10, "images", camera="navcam", codes=("NAVCAM_LEFT",), role_id=5, at=6.0).id == 7
     new.close()

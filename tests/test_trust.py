@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot import parse
+from bot.sources import parse
 from tests.conftest import settle
 from tests.discord_standin import ALL_TEXT, READ_MESSAGE_HISTORY, VIEW_CHANNEL
 from tests.nasa_standin import Fault, make_record
@@ -90,7 +90,7 @@ async def test_lost_answer_resent_past_nonce_window_is_found_not_doubled(
     lost = AcceptThenFail(discord_standin, times=5).install(no_discord_backoff)
     await auto.images_cycle()
     assert lost.left == 0 and len(image_posts(discord_standin.general)) == 1  # Discord has it
-    [entry] = store.entries(kind="images")
+    [entry] = store.outbox.entries(kind="images")
     assert entry.status == "pending" and entry.message_id is None  # ...the bot does not know
     no_discord_backoff.undo()
     # Long after: Discord forgot the nonce, and the bot's retry is well past its trust window.
@@ -100,7 +100,7 @@ async def test_lost_answer_resent_past_nonce_window_is_found_not_doubled(
     await restart(connected_bot, auto).delivery_cycle()
     posted = image_posts(discord_standin.general)
     assert len(posted) == 1, f"{len(posted)} copies of one post"
-    [entry] = store.entries(kind="images")
+    [entry] = store.outbox.entries(kind="images")
     assert entry.status == "sent" and entry.message_id == int(posted[0]["id"])
     assert len(discord_standin.calls("POST", MESSAGES)) == posts_before  # recorded, not sent again
     assert discord_standin.calls("GET", MESSAGES)  # it read the channel to find it
@@ -117,7 +117,7 @@ async def test_kill_after_send_restart_past_nonce_window_is_found_not_doubled(
     def die(*a, **k):
         raise KeyboardInterrupt  # Discord has the message; the store never hears of it
 
-    monkeypatch.setattr(store, "mark_sent", die)
+    monkeypatch.setattr(store.outbox, "mark_sent", die)
     with pytest.raises(KeyboardInterrupt):
         await auto.images_cycle()
     monkeypatch.undo()
@@ -127,7 +127,7 @@ async def test_kill_after_send_restart_past_nonce_window_is_found_not_doubled(
     await restart(connected_bot, auto).delivery_cycle()
     posted = image_posts(discord_standin.general)
     assert len(posted) == 1, f"{len(posted)} copies of one post"
-    [entry] = store.entries(kind="images")
+    [entry] = store.outbox.entries(kind="images")
     assert entry.status == "sent" and entry.message_id == int(posted[0]["id"])
 
 
@@ -139,19 +139,19 @@ async def test_power_loss_rolled_back_mark_sent_is_found_not_doubled(connected_b
     new_pictures(nasa_standin, clock)
     await auto.images_cycle()
     [sent] = image_posts(discord_standin.general)
-    [entry] = store.entries(kind="images")
+    [entry] = store.outbox.entries(kind="images")
     assert entry.status == "sent"
     # The last commit (mark_sent) is lost; the claim before the send is on disk (where the build
     # claims rows: a schema without claims had only 'pending').
-    columns = {r[1] for r in store.conn.execute("PRAGMA table_info(outbox)")}
+    columns = {r[1] for r in store.db.execute("PRAGMA table_info(outbox)")}
     before = "sending" if "claimed_by" in columns else "pending"
-    store.conn.execute("UPDATE outbox SET status = ?, message_id = NULL, sent_at = NULL WHERE id = ?", (before, entry.id))
+    store.db.execute("UPDATE outbox SET status = ?, message_id = NULL, sent_at = NULL WHERE id = ?", (before, entry.id))
     discord_standin.advance(PAST_NONCE_WINDOW)
     clock.now += timedelta(minutes=6)
     await restart(connected_bot, auto).delivery_cycle()
     posted = image_posts(discord_standin.general)
     assert len(posted) == 1, f"{len(posted)} copies of one post"
-    [entry] = store.entries(kind="images")
+    [entry] = store.outbox.entries(kind="images")
     assert entry.status == "sent" and entry.message_id == int(sent["id"])
 
 
@@ -168,7 +168,7 @@ async def test_no_read_history_never_resends_blind(connected_bot, discord_standi
     AcceptThenFail(discord_standin, times=5).install(no_discord_backoff)
     await auto.images_cycle()
     no_discord_backoff.undo()
-    assert len(image_posts(ch)) == 1 and store.entries(kind="images")[0].status == "pending"
+    assert len(image_posts(ch)) == 1 and store.outbox.entries(kind="images")[0].status == "pending"
     discord_standin.set_permissions(ch, ALL_TEXT & ~READ_MESSAGE_HISTORY)  # history reads now answer []
     await settle()
     discord_standin.advance(PAST_NONCE_WINDOW)
@@ -176,14 +176,14 @@ async def test_no_read_history_never_resends_blind(connected_bot, discord_standi
     await auto.delivery_cycle()
     await auto.delivery_cycle()
     assert len(image_posts(ch)) == 1, "posted a second copy without being able to look for the first"
-    [sub] = store.subscriptions(kind="images")
+    [sub] = store.subscriptions.find(kind="images")
     assert sub.paused and "Read Message History" in (sub.paused_reason or "")
     # The right given back: the post is found where it is and recorded, still one message.
     discord_standin.set_permissions(ch, ALL_TEXT)
     await settle()
     await auto.delivery_cycle()
-    [entry] = store.entries(kind="images")
-    assert not store.subscriptions(kind="images")[0].paused
+    [entry] = store.outbox.entries(kind="images")
+    assert not store.subscriptions.find(kind="images")[0].paused
     assert len(image_posts(ch)) == 1 and entry.status == "sent" and entry.message_id == int(image_posts(ch)[0]["id"])
 
 
@@ -221,7 +221,7 @@ async def test_late_pictures_of_an_attempted_post_make_a_new_post(
     assert not missing, f"{len(missing)} picture(s) never reached the channel"
     assert sorted(urls) == sorted(large(r) for r in first + late), "a picture appears more than once"
     assert len(posts) == 2 and "2 pictures · sequence ZCAM07777" in posts[1]["content"]
-    assert {e.status for e in store.entries(kind="images")} == {"sent"}
+    assert {e.status for e in store.outbox.entries(kind="images")} == {"sent"}
 
 
 # ---------------------------------------------------------------- 4. two couriers
@@ -237,7 +237,7 @@ async def test_two_couriers_never_send_the_same_row(connected_bot, discord_stand
     clock.now += timedelta(minutes=10)
     await auto.poller.poll()
     auto.dispatch_images()
-    rows = store.entries(kind="images")
+    rows = store.outbox.entries(kind="images")
     assert len(rows) == 5
     one = connected_bot.services.automation(auto.courier.sender)
     two = connected_bot.services.automation(auto.courier.sender)
@@ -246,7 +246,7 @@ async def test_two_couriers_never_send_the_same_row(connected_bot, discord_stand
     doubled = {n: sends.count(n) for n in set(sends) if sends.count(n) > 1}
     assert not doubled, f"rows sent more than once: {doubled}"
     assert len(image_posts(discord_standin.general)) == 5 == len(sends)
-    assert {e.status for e in store.entries(kind="images")} == {"sent"}
+    assert {e.status for e in store.outbox.entries(kind="images")} == {"sent"}
 
 
 # ---------------------------------------------------------------- 5. one 403 per batch
@@ -260,7 +260,7 @@ async def test_403_on_first_of_a_batch_costs_one_request(connected_bot, discord_
     discord_standin.call(discord_standin.send_dispatch("CHANNEL_CREATE", discord_standin.channel_object(photos)))
     await settle()
     await auto.images_cycle()  # baseline
-    store.subscribe(discord_standin.guild_id, photos.id, "images", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, photos.id, "images", at=clock().timestamp())
     discord_standin.set_permissions(photos, VIEW_CHANNEL)
     await settle()
     nasa_standin.records += burst(1995, clock.now + timedelta(seconds=30), nasa_standin.url,
@@ -269,8 +269,8 @@ async def test_403_on_first_of_a_batch_costs_one_request(connected_bot, discord_
     await auto.images_cycle()
     to_photos = discord_standin.calls("POST", rf"/channels/{photos.id}/messages$")
     assert len(to_photos) == 1, f"{len(to_photos)} refused requests for one refusal"
-    assert store.subscriptions(channel_id=photos.id)[0].paused
-    assert len(store.entries(channel_id=photos.id, status="pending")) == 4
+    assert store.subscriptions.find(channel_id=photos.id)[0].paused
+    assert len(store.outbox.entries(channel_id=photos.id, status="pending")) == 4
     assert discord_standin.invalid_requests <= 1
     discord_standin.set_permissions(photos, ALL_TEXT)
     await settle()
@@ -298,7 +298,7 @@ FEED = "/missions/mars-2020-perseverance/feed/"
 async def test_news_baseline_never_reaches_a_digest(connected_bot, discord_standin, nasa_standin, store, clock, config):
     auto = news_automation(connected_bot, config, nasa_standin.url + FEED)
     clock.now = datetime(2026, 10, 1, 6, 0, tzinfo=timezone.utc)
-    store.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", timezone="UTC", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", timezone="UTC", at=clock().timestamp())
     clock.now += timedelta(minutes=30)
     old = ITEM.format(title="Old story from last year", slug="old", guid=1)
     nasa_standin.files[FEED] = NEWS.format(items=old).encode()
@@ -320,7 +320,7 @@ async def test_slow_news_fetch_is_not_dispatched_half_done(connected_bot, discor
     auto = news_automation(connected_bot, config, nasa_standin.url + FEED)
     nasa_standin.files[FEED] = NEWS.format(items=ITEM.format(title="Old story", slug="old", guid=1)).encode()
     await auto.news_cycle()  # baseline
-    store.subscribe(discord_standin.guild_id, discord_standin.general.id, "news", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "news", at=clock().timestamp())
     clock.now += timedelta(minutes=30)
     items = ITEM.format(title="Perseverance finds a rock", slug="rock", guid=2) + ITEM.format(title="Old story", slug="old", guid=1)
     nasa_standin.files[FEED] = NEWS.format(items=items).encode()
@@ -376,8 +376,8 @@ async def test_hostile_record_is_skipped_and_the_rest_posted(connected_bot, disc
     clock.now += timedelta(minutes=10)
     report = await auto.images_cycle()
     assert report.error is None
-    assert store.conn.execute("SELECT COUNT(*) FROM polls WHERE finished_at IS NULL").fetchone()[0] == 0
-    last = store.last_poll("images")
+    assert store.db.execute("SELECT COUNT(*) FROM polls WHERE finished_at IS NULL").fetchone()[0] == 0
+    last = store.polls.last_poll("images")
     assert last is not None and last[0] >= clock().timestamp() - 1
     posts = image_posts(discord_standin.general)
     urls = picture_urls(posts)
@@ -385,9 +385,9 @@ async def test_hostile_record_is_skipped_and_the_rest_posted(connected_bot, disc
     everything = "\n".join(all_text(m) for m in discord_standin.general.messages)
     assert "evil.example" not in everything
     assert "1000000000" not in everything and "9999-12-31" not in everything
-    longest = store.conn.execute("SELECT MAX(LENGTH(caption)), MAX(LENGTH(title)) FROM images").fetchone()
+    longest = store.db.execute("SELECT MAX(LENGTH(caption)), MAX(LENGTH(title)) FROM images").fetchone()
     assert max(v or 0 for v in longest) <= 10_000, f"stored {longest} characters of one record's text"
-    stored = {r[0] for r in store.conn.execute("SELECT sol FROM images")}
+    stored = {r[0] for r in store.db.execute("SELECT sol FROM images")}
     assert 10**9 not in stored
 
 
@@ -403,8 +403,8 @@ async def test_json_nested_past_the_readers_depth_fails_the_cycle_cleanly(connec
     report = await auto.images_cycle()
     nasa_standin.faults.clear()
     assert report.error and "nested" in report.error
-    assert store.conn.execute("SELECT COUNT(*) FROM polls WHERE finished_at IS NULL").fetchone()[0] == 0
-    assert store.last_poll("images", ok=False) is not None
+    assert store.db.execute("SELECT COUNT(*) FROM polls WHERE finished_at IS NULL").fetchone()[0] == 0
+    assert store.polls.last_poll("images", ok=False) is not None
     nasa_standin.records.append(rec)  # NASA fixed its answer
     clock.now += timedelta(minutes=10)
     assert (await auto.images_cycle()).error is None  # the next cycle reads normally
@@ -436,7 +436,7 @@ async def test_bad_unicode_in_a_caption(connected_bot, discord_standin, nasa_sta
     [odd] = [m for m in posts if large(recs[1]) in picture_urls([m])]
     text = all_text(odd)
     assert "Rock \ufffd" in text and "here." in text and "\ud800" not in text
-    [caption] = store.conn.execute("SELECT caption FROM images WHERE image_id = ?", (recs[1]["imageid"],)).fetchone()
+    [caption] = store.db.execute("SELECT caption FROM images WHERE image_id = ?", (recs[1]["imageid"],)).fetchone()
     assert "\ufffd" in caption
 
 
@@ -503,7 +503,7 @@ async def test_backlog_longer_than_a_cycle_is_read_completely(nasa_standin, stor
         assert result.error is None, result.error
     expected = [parse.exposure_of(r["imageid"])[0] for r in backlog + arrivals]
     assert len(set(expected)) == len(expected)
-    stored = [r[0] for r in store.conn.execute("SELECT exposure_id FROM images")]
+    stored = [r[0] for r in store.db.execute("SELECT exposure_id FROM images")]
     assert len(stored) == len(set(stored))
     missing = set(expected) - set(stored)
     assert not missing, f"{len(missing)} of {len(expected)} records were never read (skipped past)"
@@ -568,7 +568,7 @@ async def test_feed_redirect_to_another_host_is_refused(redirector, evil, config
 @fault("NASA", "an image URL redirects (301) to a host that is not allowed", "refused at that hop; nothing fetched there")
 async def test_image_redirect_to_another_host_is_refused(redirector, evil, config, clock, tmp_path):
     from bot import services
-    from bot.nasa import NasaError
+    from bot.sources.nasa import NasaError
 
     cfg = replace(config, database=tmp_path / "redirect.sqlite3")
     async with services.build(cfg, clock) as svc:
@@ -590,13 +590,13 @@ async def test_feed_body_over_the_cap_fails_the_cycle(connected_bot, discord_sta
     nasa_standin.faults.clear()
     assert report.error, "a 21 MB feed page was read as a normal answer"
     assert image_posts(discord_standin.general) == []
-    assert store.last_poll("images", ok=False) is not None
+    assert store.polls.last_poll("images", ok=False) is not None
 
 
 @fault("NASA", "a feed body trickling in past the deadline", "the cycle ends as failed at the deadline")
 async def test_feed_trickling_past_the_deadline_fails_the_cycle(nasa, store, clock):
-    from bot.nasa import NasaClient
-    from bot.poller import ImagePoller
+    from bot.sources.nasa import NasaClient
+    from bot.posting.poller import ImagePoller
 
     page = {"images": [make_record(1995, "MCZ_LEFT", n=i) for i in range(3)], "per_page": "100", "total_results": 3}
     slow = Trickle(page, seconds=4.0, chunks=16).start()
@@ -610,7 +610,7 @@ async def test_feed_trickling_past_the_deadline_fails_the_cycle(nasa, store, clo
     finally:
         slow.stop()
     assert result.error and took < 3.0, f"read for {took:.1f} s: {result.error!r}"
-    assert store.last_poll("images", ok=False) is not None
+    assert store.polls.last_poll("images", ok=False) is not None
 
 
 # ---------------------------------------------------------------- 14. durability and retention
@@ -624,7 +624,7 @@ async def test_promises_to_the_outside_are_durable(connected_bot, discord_standi
     during a real delivery: which synchronous level each of those commits ran under."""
     await subscribed(connected_bot, discord_standin, store, clock)
     new_pictures(nasa_standin, clock)
-    level = {"now": store.conn.execute("PRAGMA synchronous").fetchone()[0]}
+    level = {"now": store.db.execute("PRAGMA synchronous").fetchone()[0]}
     seen: list[tuple[str, int]] = []
 
     def trace(sql: str) -> None:
@@ -636,44 +636,44 @@ async def test_promises_to_the_outside_are_durable(connected_bot, discord_standi
         elif low.startswith("update outbox set status = 'sent'"):
             seen.append(("sent", level["now"]))
 
-    store.conn.set_trace_callback(trace)
+    store.db.conn.set_trace_callback(trace)
     try:
         await connected_bot.automation.images_cycle()
     finally:
-        store.conn.set_trace_callback(None)
+        store.db.conn.set_trace_callback(None)
     assert len(image_posts(discord_standin.general)) == 1
     assert ("sent", 2) in seen, f"the delivery was recorded under {seen} (2 = FULL)"
     assert all(lvl >= 2 for _, lvl in seen), seen
-    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert store.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2, "auto_vacuum is not INCREMENTAL"
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2, "auto_vacuum is not INCREMENTAL"
 
 
 @fault("Process", "months of posts", "prune removes old sent posts and unreferenced files; the file shrinks")
 def test_prune_shrinks_the_file(store, clock):
-    path = store.conn.execute("PRAGMA database_list").fetchone()[2]
+    path = store.db.execute("PRAGMA database_list").fetchone()[2]
     now = clock().timestamp()
     old = now - 40 * 86400
-    kept_blob = store.put_blob(os.urandom(300_000))
+    kept_blob = store.outbox.put_blob(os.urandom(300_000))
     for i in range(40):
-        blob = store.put_blob(os.urandom(300_000))
-        entry = store.enqueue(f"digest:1:{i}", 1, 1, "digest", {"content": "d", "embeds": [], "files": [["d.jpg", blob]]}, old)
-        store.mark_sent(entry, 1000 + i, old + 60)
-    recent = store.enqueue("digest:1:recent", 1, 1, "digest", {"content": "r", "embeds": [], "files": [["r.jpg", kept_blob]]}, now)
-    store.mark_sent(recent, 999, now - 3600)
-    waiting = store.enqueue("digest:2:pending", 1, 2, "digest", {"content": "p", "embeds": [], "files": [["p.jpg", kept_blob]]}, now)
-    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        blob = store.outbox.put_blob(os.urandom(300_000))
+        entry = store.outbox.enqueue(f"digest:1:{i}", 1, 1, "digest", {"content": "d", "embeds": [], "files": [["d.jpg", blob]]}, old)
+        store.outbox.mark_sent(entry, 1000 + i, old + 60)
+    recent = store.outbox.enqueue("digest:1:recent", 1, 1, "digest", {"content": "r", "embeds": [], "files": [["r.jpg", kept_blob]]}, now)
+    store.outbox.mark_sent(recent, 999, now - 3600)
+    waiting = store.outbox.enqueue("digest:2:pending", 1, 2, "digest", {"content": "p", "embeds": [], "files": [["p.jpg", kept_blob]]}, now)
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def size() -> int:
         return os.path.getsize(path) + (os.path.getsize(path + "-wal") if os.path.exists(path + "-wal") else 0)
 
     before = size()
     assert before > 10_000_000
-    prune = getattr(store, "prune", None)
+    prune = getattr(store.retention, "prune", None)
     assert prune is not None, "the store has no retention: it only grows"
     prune(now, sent_days=30, poll_days=30, image_days=30)
-    keys = {e.key for e in store.entries()}
+    keys = {e.key for e in store.outbox.entries()}
     assert keys == {"digest:1:recent", "digest:2:pending"}
-    assert store.blob(kept_blob) is not None and store.entry(waiting).status == "pending"
-    assert store.conn.execute("SELECT COUNT(*) FROM blobs").fetchone()[0] == 1
+    assert store.outbox.blob(kept_blob) is not None and store.outbox.entry(waiting).status == "pending"
+    assert store.db.execute("SELECT COUNT(*) FROM blobs").fetchone()[0] == 1
     after = size()
     assert after < before / 4, f"{before:,} -> {after:,} bytes"

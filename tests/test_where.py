@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot import marstime
-from bot.images import BadImage
+from bot.mars import marstime
+from bot.imagery.pictures import BadImage
 from bot.imagery import drivemosaic
-from bot.nasa import NasaError
+from bot.sources.nasa import NasaError
 from bot.sources import mmgis
-from bot import where
+from bot.answers import where
 from tests.mmgis_standin import FIXTURES, http, mmgis_standin  # noqa: F401 (fixtures)
 
 

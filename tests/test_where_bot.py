@@ -18,8 +18,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot import app, cameras, parse
-from bot.drives import PlacedGallery, RoverMaps, site_drive
+from bot.chat import app
+from bot.mars import cameras
+from bot.sources import parse
+from bot.answers.drives import PlacedGallery, RoverMaps, site_drive
 from bot.imagery.mapview import BACKGROUND, ROVER_COLOUR
 from bot.store import MIGRATIONS, Store
 from tests.conftest import _services, dispatch
@@ -156,11 +158,11 @@ async def test_drives_baseline_one_post_per_drive_and_a_restart_between(where_bo
     await restarted.drives_cycle()
     messages = discord_standin.general.messages
     assert len(messages) == 2 and "drove 49.9 m on sol 1840 (41.74 km since landing)" in messages[1]["content"]
-    assert store.counts() == {"sent": 2}
+    assert store.outbox.counts() == {"sent": 2}
 
 
 async def test_drives_survive_an_empty_layer_and_an_outage(where_bot, discord_standin, mmgis_standin, store, clock):
-    store.subscribe(discord_standin.guild_id, discord_standin.general.id, "drives", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "drives", at=clock().timestamp())
     mmgis_standin.current_file = CURRENT_1524
     automation = where_bot.automation
     await automation.drives_cycle()
@@ -190,7 +192,7 @@ async def test_image_posts_and_galleries_say_where_a_picture_was_taken(where_bot
     await automation.drives_cycle()  # reads the localizations once (waypoints layer + current position)
     assert len(where_bot.services.rovermaps.localizations()) > 300
     await automation.images_cycle()  # the feed's baseline
-    store.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", at=clock().timestamp())
     received = clock.now + timedelta(minutes=1)
     placed = _at(make_record(1110, "NAVCAM_LEFT", n=1, sequence="NCAM00901", received=received, host=nasa_standin.url), 51, 2794)
     unknown = make_record(1110, "MCZ_LEFT", n=2, sequence="ZCAM00902", received=received, host=nasa_standin.url)
@@ -215,7 +217,7 @@ async def test_the_digest_says_how_far_the_rover_drove_with_a_map(where_bot, dis
     other = discord_standin.add_channel("other")
     start = datetime(2026, 4, 24, 0, 0, tzinfo=timezone.utc)
     for ch in (discord_standin.general.id, other.id):
-        store.subscribe(discord_standin.guild_id, ch, "digest", digest_time="09:00", timezone="UTC", at=start.timestamp())
+        store.subscriptions.subscribe(discord_standin.guild_id, ch, "digest", digest_time="09:00", timezone="UTC", at=start.timestamp())
     clock.now = datetime(2026, 4, 24, 9, 1, tzinfo=timezone.utc)
     before = len([p for p in mmgis_standin.requests if p.endswith("M20_waypoints_current.json")])
     assert await where_bot.automation.digest_cycle() == 2
@@ -253,21 +255,21 @@ def test_preview_where_writes_the_map(tmp_path, nasa_standin, mmgis_standin):
 def test_migration_allows_drives_and_keeps_every_subscription(tmp_path, monkeypatch):
     path = tmp_path / "old.sqlite3"
     catalogue = cameras.default()
-    monkeypatch.setattr("bot.store.MIGRATIONS", MIGRATIONS[: MIGRATIONS.index(next(m for m in MIGRATIONS if "subscriptions_new" in m))])
+    monkeypatch.setattr("bot.store.database.MIGRATIONS", MIGRATIONS[: MIGRATIONS.index(next(m for m in MIGRATIONS if "subscriptions_new" in m))])
     old = Store.open(path, catalogue)
     # Rows written as that version's code wrote them (today's Store expects today's columns).
-    old.conn.execute("INSERT INTO subscriptions (guild_id, channel_id, kind, digest_time, timezone, role_id, created_at)"
+    old.db.execute("INSERT INTO subscriptions (guild_id, channel_id, kind, digest_time, timezone, role_id, created_at)"
                      " VALUES (1, 10, 'digest', '07:30', 'Europe/Berlin', 5, 1.0)")
-    old.conn.execute("INSERT INTO subscriptions (guild_id, channel_id, kind, camera, codes, created_at, paused_at,"
+    old.db.execute("INSERT INTO subscriptions (guild_id, channel_id, kind, camera, codes, created_at, paused_at,"
                      " paused_reason) VALUES (1, 11, 'images', 'navcam', 'NAVCAM_LEFT', 2.0, 3.0, 'missing Attach Files')")
     with pytest.raises(sqlite3.IntegrityError):
-        old.conn.execute("INSERT INTO subscriptions (guild_id, channel_id, kind, created_at) VALUES (1, 10, 'drives', 4.0)")
-    before = old.conn.execute("SELECT * FROM subscriptions ORDER BY id").fetchall()
+        old.db.execute("INSERT INTO subscriptions (guild_id, channel_id, kind, created_at) VALUES (1, 10, 'drives', 4.0)")
+    before = old.db.execute("SELECT * FROM subscriptions ORDER BY id").fetchall()
     old.close()
     monkeypatch.undo()
     new = Store.open(path, catalogue)
-    assert new.schema_version == len(MIGRATIONS)
-    assert [r[:12] for r in new.conn.execute("SELECT * FROM subscriptions ORDER BY id")] == before
-    new.subscribe(1, 10, "drives", at=5.0)
-    assert {s.kind for s in new.subscriptions(channel_id=10)} == {"digest", "drives"}
+    assert new.db.schema_version == len(MIGRATIONS)
+    assert [r[:12] for r in new.db.execute("SELECT * FROM subscriptions ORDER BY id")] == before
+    new.subscriptions.subscribe(1, 10, "drives", at=5.0)
+    assert {s.kind for s in new.subscriptions.find(channel_id=10)} == {"digest", "drives"}
     new.close()

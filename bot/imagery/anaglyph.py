@@ -15,9 +15,9 @@ from typing import Mapping
 import numpy as np
 from PIL import Image
 
-from .errors import ProductError, one_error
-from .frames import Frame, frame_pixels
-from .mosaic import MAP_STRIDE, planar, sample_bilinear, upsample_map
+from bot.imagery.errors import ProductError, one_error
+from bot.imagery.frames import Frame, frame_pixels
+from bot.imagery.mosaic import MAP_STRIDE, planar, sample_bilinear, upsample_map
 
 MIN_OVERLAP = 0.3  # a "pair" whose views share less than this is not a stereo pair
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)

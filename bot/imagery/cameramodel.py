@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .errors import ProductError
+from bot.imagery.errors import ProductError
 
 Vec = tuple[float, float, float]
 

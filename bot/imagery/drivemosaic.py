@@ -16,7 +16,7 @@ import warnings
 
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
-from bot.images import BadImage
+from bot.imagery.pictures import BadImage
 from bot.sources.mmgis import MosaicRef
 
 MAX_SOURCE_PIXELS = 120_000_000  # the largest NASA mosaic seen is ~102 Mpx; refuse a header claiming more

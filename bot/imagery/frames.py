@@ -16,10 +16,10 @@ from typing import Any, Mapping
 import numpy as np
 from PIL import Image
 
-from ..images import BadImage, decode
+from bot.imagery.pictures import BadImage, decode
 
-from .cameramodel import CameraModel, parse_model
-from .errors import ProductError
+from bot.imagery.cameramodel import CameraModel, parse_model
+from bot.imagery.errors import ProductError
 
 # A NASA 'large' rendition is 1200 px wide; even a joined 16-tile exposure stays far below this.
 MAX_FRAME_PIXELS = 4096 * 4096

@@ -17,9 +17,9 @@ from typing import Mapping
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .cameramodel import attitude_matrix, az_el, direction
-from .errors import ProductError, one_error
-from .frames import Frame, frame_pixels
+from bot.imagery.cameramodel import attitude_matrix, az_el, direction
+from bot.imagery.errors import ProductError, one_error
+from bot.imagery.frames import Frame, frame_pixels
 
 DEG_PER_PX = 0.12  # a medium Navcam rendition is 96° over 800 px: finer would only interpolate
 MAX_PIXELS = 8_000_000  # the mosaic itself; ~16 bytes per pixel are held while assembling

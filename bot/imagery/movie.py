@@ -13,8 +13,8 @@ from typing import Mapping
 import numpy as np
 from PIL import Image, features
 
-from .errors import ProductError, one_error
-from .frames import Frame, decode_rgb, frame_pixels
+from bot.imagery.errors import ProductError, one_error
+from bot.imagery.frames import Frame, decode_rgb, frame_pixels
 
 DISCORD_BOT_UPLOAD = 10 * 1024 * 1024  # bytes; a boosted server allows more, so callers pass their own
 MAX_FRAMES = 120

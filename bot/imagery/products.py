@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .frames import Frame, join_tiles
+from bot.imagery.frames import Frame, join_tiles
 
 MIN_MOVIE_FRAMES = 3
 MIN_PANORAMA_POINTINGS = 2

@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Sequence
 import httpx
 
 from bot.imagery.projection import TILE_SIZE, MapView, tile_of
-from bot.nasa import NasaError
+from bot.sources.nasa import NasaError
 from bot.sources.mmgis import TileLayer, get_capped
 
 log = logging.getLogger("roverbot.tiles")

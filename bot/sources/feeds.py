@@ -1,7 +1,7 @@
 """Each rover's raw-image feed behind one interface: a page of a sol, or the newest pictures.
 
 Perseverance's feed (`/rss/api/`, `images`, `num` ≤ 100) and Curiosity's (`/api/v1/raw_image_items/`,
-`items`, `per_page`, `more`) differ in URL, parameters and shape; bot.parse reads both pages. The
+`items`, `per_page`, `more`) differ in URL, parameters and shape; bot.sources.parse reads both pages. The
 gallery only asks for pages: this is where the difference lives.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, Sequence
 
-from ..nasa import PAGE_SIZE_MAX, NasaClient
+from bot.sources.nasa import PAGE_SIZE_MAX, NasaClient
 
 MSL_FEED_PATH = "/api/v1/raw_image_items/"
 

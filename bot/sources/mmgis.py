@@ -23,7 +23,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import numpy as np
 
-from bot.nasa import NasaError
+from bot.sources.nasa import NasaError
 
 
 SENTINEL = -9999.0

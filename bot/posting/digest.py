@@ -18,10 +18,12 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Callable, Sequence
 from zoneinfo import ZoneInfo
 
-from . import conjunction, images, interest, marstime
-from .cameras import Catalogue
-from .models import NewsItem, RoverImage
-from .nasa import NasaClient, NasaError
+from bot.mars import conjunction, marstime
+from bot.imagery import pictures as images
+from bot.posting import interest
+from bot.mars.cameras import Catalogue
+from bot.models import NewsItem, RoverImage
+from bot.sources.nasa import NasaClient, NasaError
 
 log = logging.getLogger("roverbot.digest")
 

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from .models import MarsClock
+from bot.models import MarsClock
 
 SOL_SECONDS = 88_775.244
 _MSD_RATIO = 1.0274912517

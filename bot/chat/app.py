@@ -22,9 +22,12 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from . import compose, delivery, logs, render, rovers, schedule, services
-from .config import Config
-from .models import UserFacingError, shown
+from bot import compose, logs, services
+from bot.posting import delivery, schedule
+from bot.chat import render
+from bot.mars import rovers
+from bot.config import Config
+from bot.models import UserFacingError, shown
 from cogs import replies
 
 log = logging.getLogger("roverbot.app")
@@ -412,13 +415,13 @@ class RoverBot(commands.Bot):
     async def on_guild_join(self, guild: discord.Guild) -> None:
         """Say hello once, where the server lets bots speak (its system channel), with how to start."""
         store = self.services.store
-        if store.get(f"hello:{guild.id}") is not None:
+        if store.state.get(f"hello:{guild.id}") is not None:
             return  # rejoined: it heard this already
         channel = guild.system_channel
         if channel is None or guild.me is None or not channel.permissions_for(guild.me).send_messages:
             log.info("joined guild %s; no system channel I may post in, so no hello", guild.id)
             return
-        store.put(f"hello:{guild.id}", "said")
+        store.state.put(f"hello:{guild.id}", "said")
         try:
             await channel.send(**render.message(compose.hello_post()))
         except discord.HTTPException as e:

@@ -16,8 +16,8 @@ from typing import Awaitable, Callable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .automation import Automation
-from .config import Config
+from bot.posting.automation import Automation
+from bot.config import Config
 
 log = logging.getLogger("roverbot.schedule")
 

@@ -17,9 +17,9 @@ from typing import Sequence
 import feedparser
 import httpx
 
-from .models import NewsItem
-from .nasa import BodyTooLarge, HostNotAllowed, read_capped
-from .parse import LINK_HOSTS, clean, safe_url
+from bot.models import NewsItem
+from bot.sources.nasa import BodyTooLarge, HostNotAllowed, read_capped
+from bot.sources.parse import LINK_HOSTS, clean, safe_url
 
 log = logging.getLogger("roverbot.news")
 

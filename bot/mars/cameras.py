@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from .models import UnknownCamera
+from bot.models import UnknownCamera
 
 OTHER_FAMILY = "other"
 
@@ -120,7 +120,7 @@ class Catalogue:
 @cache
 def load(name: str = "cameras.toml") -> Catalogue:
     """A catalogue from bot/data: cameras.toml (Perseverance) or curiosity_cameras.toml."""
-    text = resources.files("bot").joinpath(f"data/{name}").read_text(encoding="utf-8")
+    text = resources.files("bot.mars").joinpath(f"data/{name}").read_text(encoding="utf-8")
     return Catalogue(tomllib.loads(text))
 
 

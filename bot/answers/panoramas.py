@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from . import compose, products
-from .cameras import Catalogue
-from .gallery import Gallery
-from .models import NasaUnavailable, NoImages, Post
-from .products import ProductMaker
-from .store import Store
+from bot import compose
+from bot.imagery import maker as products
+from bot.mars.cameras import Catalogue
+from bot.answers.gallery import Gallery
+from bot.models import NasaUnavailable, NoImages, Post
+from bot.imagery.maker import ProductMaker
+from bot.store import Store
 
 log = logging.getLogger("roverbot.panoramas")
 
@@ -36,7 +37,7 @@ class Panoramas:
             sol = await self.gallery.latest_sol(selection)
         self.gallery.check_sol(sol)
         await self.gallery.ensure(sol, selection)
-        plans = products.plans(self.store.frame_records(sol, None, selection.codes))
+        plans = products.plans(self.store.frames.frame_records(sol, None, selection.codes))
         if not plans:
             cams = "" if not selection.codes else f"{selection.label} "
             raise NoImages(f"Sol {sol}'s {cams}pictures make no panorama, 3D pair or movie: those need a sequence "

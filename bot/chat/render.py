@@ -12,8 +12,8 @@ from typing import Any, Awaitable, Callable
 
 import discord
 
-from . import compose
-from .models import Post
+from bot import compose
+from bot.models import Post
 
 # Paging buttons of galleries (rbg:...) and of the timeline (rbm:...). They are DynamicItems: the
 # whole state is in the custom id, so buttons on old messages keep working after a restart.

@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from bot import marstime
+from bot.mars import marstime
 from bot.imagery.projection import METRES_PER_MILE, distance_m
 from bot.sources.mmgis import Localization, MosaicRef, Traverse
 

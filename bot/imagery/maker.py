@@ -15,11 +15,11 @@ import logging
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from .imagery import anaglyph, mosaic, movie
-from .imagery.errors import ProductError
-from .imagery.frames import Frame, download_urls, frame_of
-from .imagery.products import ProductPlan, recognise
-from .nasa import NasaClient, NasaError
+from bot.imagery import anaglyph, mosaic, movie
+from bot.imagery.errors import ProductError
+from bot.imagery.frames import Frame, download_urls, frame_of
+from bot.imagery.products import ProductPlan, recognise
+from bot.sources.nasa import NasaClient, NasaError
 
 log = logging.getLogger("roverbot.products")
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from . import cameras, marstime, milestones
-from .cameras import Catalogue
-from .milestones import Timeline
+from bot.mars import cameras, marstime, milestones
+from bot.mars.cameras import Catalogue
+from bot.mars.milestones import Timeline
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Awaitable, Callable, Protocol, Sequence
 
-from . import crashpoints
-from .models import OutboxEntry
-from .store import Store
+from bot import crashpoints
+from bot.models import OutboxEntry
+from bot.store import Store
 
 log = logging.getLogger("roverbot.delivery")
 
@@ -149,7 +149,7 @@ class Courier:
             self.release_held()
             for _ in range(max_batches):
                 now = self.clock().timestamp()
-                batch = self.store.due(now)
+                batch = self.store.outbox.due(now)
                 if not batch:
                     break
                 for entry in batch:
@@ -162,23 +162,23 @@ class Courier:
         now = self.clock().timestamp()
         room: dict[int, int] = {}
         # Channels with a digest are skipped in SQL: their held posts wait for it, and may be many.
-        for entry_id, channel_id in self.store.held_without_digest():
+        for entry_id, channel_id in self.store.outbox.held_without_digest():
             if channel_id not in room:
-                room[channel_id] = self.messages_per_hour - self.store.sent_since(channel_id, now - HOUR)
+                room[channel_id] = self.messages_per_hour - self.store.outbox.sent_since(channel_id, now - HOUR)
             if room[channel_id] > 0:
                 room[channel_id] -= 1
-                self.store.mark(entry_id, "pending")
+                self.store.outbox.mark(entry_id, "pending")
 
     async def deliver(self, entry: OutboxEntry) -> bool:
         now = self.clock().timestamp()
-        if entry.kind in BUDGETED and self.store.sent_since(entry.channel_id, now - HOUR) >= self.messages_per_hour:
-            if self.store.update_status(entry.id, "pending", "held"):
+        if entry.kind in BUDGETED and self.store.outbox.sent_since(entry.channel_id, now - HOUR) >= self.messages_per_hour:
+            if self.store.outbox.update_status(entry.id, "pending", "held"):
                 log.info("channel %s is at its %d posts/hour: %s held for the digest", entry.channel_id,
                          self.messages_per_hour, entry.key)
             return False
         # The claim is the gate: after it the post is never changed again (a late picture of its
         # sequence becomes a new post), and no other courier can send it.
-        claimed = self.store.claim(entry.id, self.owner, now)
+        claimed = self.store.outbox.claim(entry.id, self.owner, now)
         if claimed is None:
             return False  # sent, merged, paused or claimed since the batch was read
         entry = claimed
@@ -195,15 +195,15 @@ class Courier:
                     and (route.get("webhook") or now - entry.first_attempt_at > self.nonce_trust_seconds):
                 # An earlier attempt may have reached Discord, and Discord may have forgotten its nonce.
                 found = await self.sender.find_sent(thread_id or entry.channel_id, reference(entry.nonce),
-                                                    entry.first_attempt_at - 60, self.store.webhook_ids(entry.channel_id))
+                                                    entry.first_attempt_at - 60, self.store.channels.webhook_ids(entry.channel_id))
                 if found is not None:
-                    self.store.mark_sent(entry.id, found, self.clock().timestamp())
+                    self.store.outbox.mark_sent(entry.id, found, self.clock().timestamp())
                     log.info("post %s was already in channel %s (message %s): recorded, not sent again", entry.key,
                              thread_id or entry.channel_id, found)
                     return False
             name = (route.get("webhook") or {}).get("name")
             message = Outgoing(channel_id=entry.channel_id, content=p.get("content") or "", embeds=p.get("embeds") or [],
-                               role_id=p.get("role_id"), files=[(name, self.store.blob(h)) for name, h in p.get("files", [])],
+                               role_id=p.get("role_id"), files=[(name, self.store.outbox.blob(h)) for name, h in p.get("files", [])],
                                nonce=entry.nonce, reference=reference(entry.nonce), role_ids=tuple(p.get("role_ids") or ()),
                                thread_id=thread_id, webhook=hook, username=name if hook else None,
                                avatar_url=(route.get("webhook") or {}).get("avatar") if hook else None)
@@ -213,7 +213,7 @@ class Courier:
             except WebhookGone:
                 # Deleted by someone: nothing was posted with it. Make a new one (or fall back to a
                 # plain send without Manage Webhooks) and send once more.
-                self.store.webhook_gone(hook[0], now)  # type: ignore[index]
+                self.store.channels.webhook_gone(hook[0], now)  # type: ignore[index]
                 log.warning("the webhook in channel %s was deleted; making a new one", entry.channel_id)
                 hook = await self.webhook_for(entry, route["webhook"])
                 message = dataclasses.replace(message, webhook=hook, username=name if hook else None,
@@ -223,36 +223,36 @@ class Courier:
         except ChannelGone as e:
             if thread_id is not None:
                 # The sol's thread was deleted, not the channel: the next attempt finds or makes another.
-                self.store.forget_sol_thread(entry.channel_id, route["thread"]["sol"])
-                self.store.retry_later(entry.id, now + 30.0, f"thread {thread_id} is gone: {e}")
+                self.store.channels.forget_sol_thread(entry.channel_id, route["thread"]["sol"])
+                self.store.outbox.retry_later(entry.id, now + 30.0, f"thread {thread_id} is gone: {e}")
                 return False
             return self._refused(entry, e)
         except (Forbidden, WebhookGone) as e:
             return self._refused(entry, e)
         except Rejected as e:
-            self.store.mark(entry.id, "failed", str(e))
+            self.store.outbox.mark(entry.id, "failed", str(e))
             log.error("Discord refused post %s in channel %s: %s", entry.key, entry.channel_id, e)
             return False
         except Transient as e:
             delay = min(3600.0, 30.0 * 2 ** min(entry.attempts - 1, 7))
-            self.store.retry_later(entry.id, now + delay, str(e))
+            self.store.outbox.retry_later(entry.id, now + delay, str(e))
             log.warning("post %s to channel %s failed (%s); retry %d in %.0f s", entry.key, entry.channel_id, e,
                         entry.attempts, delay)
             return False
         except BaseException:
             # Stopping mid-send (cancelled): the claim is released with its first attempt kept,
             # so the next start checks the channel before sending again.
-            self.store.abandoned_claims(self.owner)
+            self.store.outbox.abandoned_claims(self.owner)
             raise
         crashpoints.reached(f"send:{entry.kind}")  # Discord has it; the store does not know yet
-        self.store.mark_sent(entry.id, message_id, self.clock().timestamp())
+        self.store.outbox.mark_sent(entry.id, message_id, self.clock().timestamp())
         self.sent += 1
         return True
 
     def _refused(self, entry: OutboxEntry, e: DeliveryError) -> bool:
-        self.store.unclaim(entry.id)  # refused: certainly not posted
+        self.store.outbox.unclaim(entry.id)  # refused: certainly not posted
         if entry.kind == "alert":
-            self.store.mark(entry.id, "failed", str(e))
+            self.store.outbox.mark(entry.id, "failed", str(e))
             log.warning("could not deliver an alert to channel %s: %s", entry.channel_id, e)
             return False
         self.pause(entry.guild_id, entry.channel_id, str(e) or type(e).__name__)
@@ -263,7 +263,7 @@ class Courier:
         once: a thread Discord made but we never recorded (a crash, a lost answer) is found by its
         name among the channel's active threads instead of made a second time."""
         channel_id, sol, name = entry.channel_id, int(spec["sol"]), spec["name"]
-        known = self.store.sol_thread(channel_id, sol)
+        known = self.store.channels.sol_thread(channel_id, sol)
         if known is not None:
             return known
         found = await self.sender.find_thread(entry.guild_id, channel_id, name)
@@ -273,39 +273,39 @@ class Courier:
             crashpoints.reached("thread:created")  # Discord has the thread; the store does not know yet
         else:
             log.info("found the thread %r (%s) in channel %s again: recorded, not made twice", name, found, channel_id)
-        self.store.record_sol_thread(channel_id, sol, found, name, self.clock().timestamp())
+        self.store.channels.record_sol_thread(channel_id, sol, found, name, self.clock().timestamp())
         return found
 
     async def webhook_for(self, entry: OutboxEntry, spec: dict) -> tuple[int, str] | None:
         """The channel's webhook, made when missing. None: the bot may not manage webhooks there, so
         the post goes out as the bot; the server is told once, and asked again at most hourly."""
         channel_id = entry.channel_id
-        hook = self.store.webhook(channel_id)
+        hook = self.store.channels.webhook(channel_id)
         if hook is not None:
             return hook
         now = self.clock().timestamp()
-        denied = self.store.get(f"webhook.denied:{channel_id}")
+        denied = self.store.state.get(f"webhook.denied:{channel_id}")
         if denied is not None and now - float(denied) < HOUR:
             return None
         try:
             made = await self.sender.create_webhook(channel_id, spec.get("name") or "roverbot")
         except Forbidden as e:
-            self.store.put(f"webhook.denied:{channel_id}", str(now))
+            self.store.state.put(f"webhook.denied:{channel_id}", str(now))
             self._note_no_webhook(entry, spec, str(e))
             return None
-        self.store.record_webhook(channel_id, made[0], made[1], now)
-        self.store.delete(f"webhook.denied:{channel_id}")
-        self.store.delete(f"webhook.noted:{channel_id}")
+        self.store.channels.record_webhook(channel_id, made[0], made[1], now)
+        self.store.state.delete(f"webhook.denied:{channel_id}")
+        self.store.state.delete(f"webhook.noted:{channel_id}")
         log.info("made a webhook in channel %s for posts as %r", channel_id, spec.get("name"))
         return made
 
     def _note_no_webhook(self, entry: OutboxEntry, spec: dict, reason: str) -> None:
         """Once per channel (until a webhook works there): why posts come as the bot, not as the name asked for."""
         key = f"webhook.noted:{entry.channel_id}"
-        if self.store.get(key) is not None:
+        if self.store.state.get(key) is not None:
             return
         now = self.clock().timestamp()
-        self.store.put(key, str(now))
+        self.store.state.put(key, str(now))
         log.warning("no webhook in channel %s (%s): posting as the bot", entry.channel_id, reason)
         target = self.admin_channel_id or self.sender.alert_channel(entry.guild_id)
         if target is None and not (entry.payload.get("delivery") or {}).get("thread", {}).get("forum"):
@@ -315,12 +315,12 @@ class Courier:
         text = (f"ℹ️ Posts in <#{entry.channel_id}> are set to appear as **{spec.get('name')}**, but I'm missing "
                 "**Manage Webhooks** there, so I post them as myself. Nothing is lost. Give me Manage Webhooks in that "
                 "channel and the next posts use that name and picture.")
-        self.store.enqueue(f"alert:webhook:{entry.channel_id}:{int(now)}", entry.guild_id, target, "alert",
+        self.store.outbox.enqueue(f"alert:webhook:{entry.channel_id}:{int(now)}", entry.guild_id, target, "alert",
                            {"content": text, "embeds": []}, now)
 
     def pause(self, guild_id: int, channel_id: int, reason: str) -> None:
         now = self.clock().timestamp()
-        newly = self.store.pause(channel_id, reason, now)
+        newly = self.store.subscriptions.pause(channel_id, reason, now)
         if not newly:
             return
         kinds = ", ".join(sorted({s.kind for s in newly}))
@@ -331,13 +331,13 @@ class Courier:
             return
         text = (f"⚠️ I paused the {kinds} posts for <#{channel_id}>: {reason}. Nothing is lost: they will resume "
                 "(with what was held back) once I can post there again. Use `/subscriptions` to see the state.")
-        self.store.enqueue(f"alert:{channel_id}:{int(newly[0].paused_at or now)}:{int(now)}", guild_id, target, "alert",
+        self.store.outbox.enqueue(f"alert:{channel_id}:{int(newly[0].paused_at or now)}:{int(now)}", guild_id, target, "alert",
                            {"content": text, "embeds": []}, now)
 
     async def recheck_paused(self) -> list[int]:
         """Resume every paused channel whose permissions are fine again; returns their ids."""
         resumed = []
-        paused = self.store.subscriptions(active=False)
+        paused = self.store.subscriptions.find(active=False)
         for channel_id in sorted({s.channel_id for s in paused}):
             extra = needed_for([s for s in paused if s.channel_id == channel_id])
             try:
@@ -350,7 +350,7 @@ class Courier:
                 log.info("could not re-check channel %s: %s", channel_id, e)
                 continue
             if not missing:
-                self.store.resume(channel_id)
+                self.store.subscriptions.resume(channel_id)
                 resumed.append(channel_id)
                 log.info("resumed posts in channel %s: permissions are fine again", channel_id)
         return resumed

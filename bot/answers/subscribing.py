@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from .cameras import Catalogue, Selection
-from .models import UserFacingError, shown
+from bot.mars.cameras import Catalogue, Selection
+from bot.models import UserFacingError, shown
 
 KINDS = ("images", "news", "digest", "drives")
 

@@ -23,18 +23,20 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from . import compose, marstime, where
-from .config import Config
-from .gallery import Gallery
-from .images import BadImage
-from .imagery import drivemosaic
-from .imagery.mapview import render_map
-from .imagery.projection import MapView
-from .imagery.tiles import TileCache, TileFetcher, plan
-from .models import NasaUnavailable, Post
-from .nasa import NasaError
-from .sources import mmgis
-from .sources.mmgis import Localization, MissionLayers, Sample, Traverse
+from bot import compose
+from bot.mars import marstime
+from bot.answers import where
+from bot.config import Config
+from bot.answers.gallery import Gallery
+from bot.imagery.pictures import BadImage
+from bot.imagery import drivemosaic
+from bot.imagery.mapview import render_map
+from bot.imagery.projection import MapView
+from bot.imagery.tiles import TileCache, TileFetcher, plan
+from bot.models import NasaUnavailable, Post
+from bot.sources.nasa import NasaError
+from bot.sources import mmgis
+from bot.sources.mmgis import Localization, MissionLayers, Sample, Traverse
 
 log = logging.getLogger("roverbot.drives")
 

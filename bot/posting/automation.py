@@ -16,19 +16,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
-from . import compose, crashpoints, digest, interest, marstime, parse, products
-from .products import ProductMaker
-from .cameras import Catalogue
-from .delivery import Courier
-from .digest import DigestContent, DigestMaker
-from .gallery import Gallery
-from .models import NewsItem, Post, RoverImage, Subscription
-from .news import NewsError, NewsReader
-from .poller import ImagePoller
-from .store import Store
-from . import where
-from .drives import RoverMaps, position_from_json, position_to_json
-from .nasa import NasaError
+from bot import compose, crashpoints
+from bot.posting import digest, interest
+from bot.mars import marstime
+from bot.sources import parse
+from bot.imagery import maker as products
+from bot.imagery.maker import ProductMaker
+from bot.mars.cameras import Catalogue
+from bot.posting.delivery import Courier
+from bot.posting.digest import DigestContent, DigestMaker
+from bot.answers.gallery import Gallery
+from bot.models import NewsItem, Post, RoverImage, Subscription
+from bot.sources.news import NewsError, NewsReader
+from bot.posting.poller import ImagePoller
+from bot.store import Store
+from bot.answers import where
+from bot.answers.drives import RoverMaps, position_from_json, position_to_json
+from bot.sources.nasa import NasaError
 
 log = logging.getLogger("roverbot.automation")
 
@@ -40,7 +44,7 @@ def payload_of(post: Post, store: Store, **extra) -> dict:
     """What the outbox keeps of a post: the Discord JSON, files by content hash (stored once)."""
     body = compose.payload(post)
     return {"content": body["content"], "embeds": body["embeds"], "role_id": post.ping_role_id,
-            "files": [[a.filename, store.put_blob(a.data)] for a in post.attachments], **extra}
+            "files": [[a.filename, store.outbox.put_blob(a.data)] for a in post.attachments], **extra}
 
 
 def by_channel(subs: Sequence[Subscription]) -> list[list[Subscription]]:
@@ -128,8 +132,8 @@ class Automation:
         """At start, holding the database lock: what a stopped or killed process left half done.
         Its unfinished polls are finished (their finds get dispatched); its claimed posts wait again,
         marked as possibly on Discord, so the courier checks the channel before re-sending."""
-        polls = self.store.interrupted_polls(self.now())
-        claims = self.store.abandoned_claims()
+        polls = self.store.polls.interrupted_polls(self.now())
+        claims = self.store.outbox.abandoned_claims()
         if polls or claims:
             log.warning("recovered after an interrupted run: %d unfinished poll(s), %d post(s) that may already be"
                         " on Discord (checked before any re-send)", polls, claims)
@@ -138,11 +142,11 @@ class Automation:
 
     def backing_off(self, source: str, interval: float) -> bool:
         """After repeated failures a source is asked less often: 2, 4, 8... intervals, at most an hour."""
-        failures, since = self.store.poll_failures(source)
+        failures, since = self.store.polls.poll_failures(source)
         if failures < 2:
             return False
         wait = min(MAX_BACKOFF, interval * 2 ** (failures - 1))
-        last = self.store.last_attempt(source) or 0.0
+        last = self.store.polls.last_attempt(source) or 0.0
         if self.now() - last < wait:
             log.info("%s has failed %d cycles in a row since %s; next try in %.0f min", source, failures,
                      datetime.fromtimestamp(since or 0, tz=timezone.utc).isoformat(timespec="minutes"),
@@ -164,12 +168,12 @@ class Automation:
 
     def dispatch_images(self) -> int:
         queued = 0
-        for poll_id in self.store.undispatched_polls("images"):
-            found = self.store.first_seen_by(poll_id)
+        for poll_id in self.store.polls.undispatched_polls("images"):
+            found = self.store.images.first_seen_by(poll_id)
             with self.store.transaction():
-                for subs in by_channel(self.store.subscriptions(kind="images")):
+                for subs in by_channel(self.store.subscriptions.find(kind="images")):
                     queued += self._queue_images(subs, found, poll_id)
-                self.store.mark_dispatched(poll_id, self.now())
+                self.store.polls.mark_dispatched(poll_id, self.now())
             crashpoints.reached("poll:queued")
         return queued
 
@@ -186,29 +190,29 @@ class Automation:
         # Most interesting first: the outbox sends in id order, so the hour's budget goes to the best
         # groups (panoramas, long sequences, science cameras, colour, cameras back after a while) and
         # the rest is held for the digest. Engineering singles of a sol become one "also on" post.
-        sent = self.store.sent_groups(sub.channel_id, now - interest.A_WHILE.total_seconds())
+        sent = self.store.outbox.sent_groups(sub.channel_id, now - interest.A_WHILE.total_seconds())
         context = interest.Context(now=self.clock(), catalogue=self.catalogue, extents=self._extents(wanted),
                                    last_posted=interest.last_posted_by_family(sent))
         groups = interest.roll_up(interest.as_groups(compose.groups(wanted, self.catalogue), self.catalogue), self.catalogue)
         for ranked in interest.rank(groups, context):
             group, family, grp = list(ranked.group.images), ranked.group.family, ranked.group.key
-            waiting = self.store.open_group(sub.channel_id, grp)
+            waiting = self.store.outbox.open_group(sub.channel_id, grp)
             if waiting is not None:
                 # The same sequence is still coming in: one post for all of it, sent when it settles.
                 entry_id, old, created = waiting
                 exposures = list(dict.fromkeys(old.get("exposures", []) + [i.exposure_id for i in group]))
-                merged = sorted(self.store.images_by_exposure(exposures),
+                merged = sorted(self.store.images.images_by_exposure(exposures),
                                 key=lambda i: (i.taken_utc.isoformat() if i.taken_utc else "", i.exposure_id))
                 roles = roles_for(subs, merged)
                 payload = self._group_payload(merged, family, sub, old.get("rolled_up", 0), roles)
                 # Each newcomer extends the wait, but never past three waits from the first. A post
                 # claimed for sending meanwhile is never changed: the newcomers make a post of their own.
-                if self.store.update_payload(entry_id, payload, min(created + 3 * self.group_wait, now + self.group_wait)):
+                if self.store.outbox.update_payload(entry_id, payload, min(created + 3 * self.group_wait, now + self.group_wait)):
                     continue
             # Keyed by channel, not subscription: two subscriptions of one channel share the post.
             key = f"images:{sub.channel_id}:{poll_id}:{grp}"
             payload = self._group_payload(group, family, sub, ranked.group.rolled_up, roles_for(subs, group))
-            if self.store.enqueue(key, sub.guild_id, sub.channel_id, "images", payload, now,
+            if self.store.outbox.enqueue(key, sub.guild_id, sub.channel_id, "images", payload, now,
                                   not_before=now + self.group_wait, group=grp):
                 queued += 1
         return queued
@@ -222,18 +226,18 @@ class Automation:
         if self.products is None:
             return 0
         attached = 0
-        for entry_id, channel_id, grp, payload in self.store.settled_image_posts(self.now()):
+        for entry_id, channel_id, grp, payload in self.store.outbox.settled_image_posts(self.now()):
             sol_text, _, sequence = grp.split(":", 2)
-            found = products.plans(self.store.frame_records(int(sol_text), sequence)) if sequence else []
+            found = products.plans(self.store.frames.frame_records(int(sol_text), sequence)) if sequence else []
             product = None
-            if found and self.store.products_posted(channel_id, grp) < 2:
+            if found and self.store.outbox.products_posted(channel_id, grp) < 2:
                 product = await self.products.make(found[0])
             if product is None:
-                self.store.update_payload(entry_id, {**payload, "product": ""})  # looked at: plain post
+                self.store.outbox.update_payload(entry_id, {**payload, "product": ""})  # looked at: plain post
                 continue
-            ref = [product.filename, self.store.put_blob(product.data)]
+            ref = [product.filename, self.store.outbox.put_blob(product.data)]
             hint = f"{product.frames} frames, sequence {product.sequence}" if product.sequence else f"{product.frames} frames"
-            if self.store.update_payload(entry_id, compose.with_product(payload, product.filename, product.title, hint, ref)):
+            if self.store.outbox.update_payload(entry_id, compose.with_product(payload, product.filename, product.title, hint, ref)):
                 attached += 1
         return attached
 
@@ -251,7 +255,7 @@ class Automation:
         """Size and aim of each picture, from the geometry the poll kept (panoramas score as such)."""
         out: dict[str, interest.Extent] = {}
         for sol, sequence in {(i.sol, i.sequence) for i in images if i.sequence}:
-            for rec in self.store.frame_records(sol, sequence):
+            for rec in self.store.frames.frame_records(sol, sequence):
                 exposure = parse.exposure_of(str(rec.get("imageid", "")))[0]
                 out.setdefault(exposure, interest.extent_of(rec))
         return out
@@ -271,24 +275,24 @@ class Automation:
         for feed in self.news.feeds:
             if self.backing_off(f"news:{feed}", self.news_interval):
                 continue
-            poll_id = self.store.start_poll(f"news:{feed}", self.now())
+            poll_id = self.store.polls.start_poll(f"news:{feed}", self.now())
             try:
                 items = await self.news.read(feed)
             except NewsError as e:
-                self.store.finish_poll(poll_id, 0, str(e), self.now())
+                self.store.polls.finish_poll(poll_id, 0, str(e), self.now())
                 log.warning("news feed failed: %s", e)
                 report.error = str(e)
                 continue
-            baseline = self.store.get(NEWS_BASELINE + feed) is None
-            known = self.store.news_keys(i.key for i in items)
+            baseline = self.store.state.get(NEWS_BASELINE + feed) is None
+            known = self.store.news.news_keys(i.key for i in items)
             fresh = [i for i in items if i.key not in known]
             # An edited item keeps its key: its text is updated, it is not posted again.
             # A baseline's articles were there before the bot: "seen" at the epoch, so no digest lists them.
-            self.store.record_news(items, poll_id, self.now(), seen_at=0.0 if baseline else None)
-            self.store.finish_poll(poll_id, 0 if baseline else len(fresh), None, self.now())
+            self.store.news.record_news(items, poll_id, self.now(), seen_at=0.0 if baseline else None)
+            self.store.polls.finish_poll(poll_id, 0 if baseline else len(fresh), None, self.now())
             if baseline:
-                self.store.put(NEWS_BASELINE + feed, str(self.now()))
-                self.store.mark_dispatched(poll_id, self.now())
+                self.store.state.put(NEWS_BASELINE + feed, str(self.now()))
+                self.store.polls.mark_dispatched(poll_id, self.now())
                 log.info("news baseline for %s: %d items, none posted", feed, len(items))
             else:
                 report.new += len(fresh)
@@ -297,20 +301,20 @@ class Automation:
 
     def dispatch_news(self) -> int:
         queued = 0
-        polls = [p for feed in self.news.feeds for p in self.store.undispatched_polls(f"news:{feed}")]
+        polls = [p for feed in self.news.feeds for p in self.store.polls.undispatched_polls(f"news:{feed}")]
         for poll_id in sorted(polls):
-            items = self.store.news_first_seen_by(poll_id)
+            items = self.store.news.news_first_seen_by(poll_id)
             with self.store.transaction():
-                for subs in by_channel(self.store.subscriptions(kind="news")):
+                for subs in by_channel(self.store.subscriptions.find(kind="news")):
                     sub = subs[0]  # one post per article and channel, pinging every subscription's role
                     for item in items:
                         post = compose.news_post(item, None)
                         payload = payload_of(post, self.store, summary_label="news", count=1)
                         payload = with_delivery(with_roles(payload, [s.role_id for s in subs if s.role_id]), sub, None)
-                        if self.store.enqueue(f"news:{sub.channel_id}:{item.key}", sub.guild_id, sub.channel_id, "news",
+                        if self.store.outbox.enqueue(f"news:{sub.channel_id}:{item.key}", sub.guild_id, sub.channel_id, "news",
                                               payload, self.now()):
                             queued += 1
-                self.store.mark_dispatched(poll_id, self.now())
+                self.store.polls.mark_dispatched(poll_id, self.now())
         return queued
 
     # ------------------------------------------------------------ digests
@@ -321,9 +325,9 @@ class Automation:
         now = self.clock()
         queued = 0
         sending: asyncio.Task | None = None
-        for sub in self.store.subscriptions(kind="digest", active=True):
+        for sub in self.store.subscriptions.find(kind="digest", active=True):
             local_date, due_at = digest.last_due(now, sub.timezone, sub.digest_time)
-            if self.store.has_digest(sub.channel_id, local_date.isoformat()):
+            if self.store.digests.has_digest(sub.channel_id, local_date.isoformat()):
                 continue
             if due_at.timestamp() < sub.created_at:
                 continue  # subscribed after today's time: the first digest is the next one
@@ -342,7 +346,7 @@ class Automation:
         """From where the channel's last digest stopped (else a day before `end`, or its subscription)
         to `end`: the due time, not the moment of sending, so every channel due at the same time
         shares one window and one computed content."""
-        last = self.store.last_digest(sub.channel_id)
+        last = self.store.digests.last_digest(sub.channel_id)
         start = last[1] if last else max(sub.created_at, end.timestamp() - 86400)
         return datetime.fromtimestamp(start, tz=timezone.utc), end
 
@@ -350,8 +354,8 @@ class Automation:
         """What a digest window holds, computed once per (window, cameras) however many channels share it."""
         key = (start.timestamp(), end.timestamp(), tuple(codes))
         if key not in self._days:
-            found = self.store.seen_between(start.timestamp(), end.timestamp(), codes)
-            news = self.store.news_seen_between(start.timestamp(), end.timestamp())
+            found = self.store.images.seen_between(start.timestamp(), end.timestamp(), codes)
+            news = self.store.news.news_seen_between(start.timestamp(), end.timestamp())
             picture, frames = await self._best_product(start, end, codes) or await self.maker.picture(found)
             self._days[key] = (found, news, picture, frames)
             self.days_computed += 1
@@ -364,8 +368,8 @@ class Automation:
         if self.products is None:
             return None
         best = None
-        for sol, sequence in self.store.frame_sequences_seen_between(start.timestamp(), end.timestamp()):
-            for plan in products.plans(self.store.frame_records(sol, sequence, codes)):
+        for sol, sequence in self.store.frames.frame_sequences_seen_between(start.timestamp(), end.timestamp()):
+            for plan in products.plans(self.store.frames.frame_records(sol, sequence, codes)):
                 if plan.kind == "panorama" and (best is None or len(plan.frame_ids) > len(best.frame_ids)):
                     best = plan
         if best is None:
@@ -376,7 +380,7 @@ class Automation:
     async def content_for(self, sub: Subscription, end: datetime, local_date: str | None = None) -> tuple[DigestContent, list[int]]:
         start, end = self.digest_window(sub, end)
         found, news, picture, frames = await self._day(start, end, sub.codes)
-        held = self.store.entries(channel_id=sub.channel_id, status="held")
+        held = self.store.outbox.entries(channel_id=sub.channel_id, status="held")
         title = f"Perseverance daily digest · {local_date or end.date().isoformat()}"
         content = DigestContent(title=title, start=start, end=end, images=found, news=news,
                                 held=[h.payload for h in held], picture=picture, picture_frames=frames,
@@ -389,13 +393,13 @@ class Automation:
         content, held_ids = await self.content_for(sub, min(due_at, now), local_date)
         post = compose.digest(content, self.catalogue, sub.role_id)
         with self.store.transaction():
-            if self.store.has_digest(sub.channel_id, local_date):
+            if self.store.digests.has_digest(sub.channel_id, local_date):
                 return False  # another cycle got there first
-            entry = self.store.enqueue(f"digest:{sub.channel_id}:{local_date}", sub.guild_id, sub.channel_id, "digest",
+            entry = self.store.outbox.enqueue(f"digest:{sub.channel_id}:{local_date}", sub.guild_id, sub.channel_id, "digest",
                                        with_delivery(payload_of(post, self.store), sub, None), now.timestamp())
             if entry is None:
                 return False
-            self.store.record_digest(sub.channel_id, local_date, content.start.timestamp(), content.end.timestamp(),
+            self.store.digests.record_digest(sub.channel_id, local_date, content.start.timestamp(), content.end.timestamp(),
                                      entry, held_ids)
         crashpoints.reached("digest:queued")
         log.info("digest for channel %s (%s): %d pictures, %d news, %d held posts", sub.channel_id, local_date,
@@ -408,7 +412,7 @@ class Automation:
         content, _ = await self.content_for(sub, now)
         day, due_at = digest.last_due(now, sub.timezone, sub.digest_time)
         # Today's is still owed (the next cycle sends it) unless it went out already.
-        owed = due_at.timestamp() >= sub.created_at and not self.store.has_digest(sub.channel_id, day.isoformat())
+        owed = due_at.timestamp() >= sub.created_at and not self.store.digests.has_digest(sub.channel_id, day.isoformat())
         nxt = now if owed else digest.next_due(now, sub.timezone, sub.digest_time)
         content.title = f"Next digest here: {compose.timestamp(nxt, 'f')} (so far)"
         return compose.digest(content, self.catalogue, None)
@@ -425,7 +429,7 @@ class Automation:
             if sol < 0 or sol > self.gallery.current_sol():
                 continue
             await self.gallery.ensure(sol, self.gallery.select(None))
-            found += self.store.images(marstime.PERSEVERANCE.key, sol)
+            found += self.store.images.of_sol(marstime.PERSEVERANCE.key, sol)
         news: list[NewsItem] = []
         for feed in self.news.feeds:
             try:
@@ -451,15 +455,15 @@ class Automation:
         if self.backing_off("drives", self.drives_interval):
             await self.courier.pump()
             return CycleReport(error="backing off")
-        poll_id = self.store.start_poll("drives", self.now())
+        poll_id = self.store.polls.start_poll("drives", self.now())
         try:
             _, loc = await self.rovermaps.current("M20")
         except NasaError as e:
-            self.store.finish_poll(poll_id, 0, str(e), self.now())
-            self.store.mark_dispatched(poll_id, self.now())
+            self.store.polls.finish_poll(poll_id, 0, str(e), self.now())
+            self.store.polls.mark_dispatched(poll_id, self.now())
             log.warning("rover position unavailable: %s", e)
             return CycleReport(error=str(e))
-        previous = position_from_json(self.store.rover_position("M20"))
+        previous = position_from_json(self.store.state.rover_position("M20"))
         await self.rovermaps.refresh_places("M20", loc, force=loc is not None and (previous is None or loc.key != previous.key))
         drive = where.drive_from(previous, loc)
         pictures = await self.rovermaps.drive_pictures(drive, loc) if drive is not None else (None, None)
@@ -468,9 +472,9 @@ class Automation:
             if drive is not None:
                 queued = self._queue_drive(drive, *pictures)
             if loc is not None and (previous is None or loc.key > previous.key):
-                self.store.put_rover_position("M20", position_to_json(loc))  # a baseline, a drive, or a move in place
-            self.store.finish_poll(poll_id, 1 if drive else 0, None, self.now())
-            self.store.mark_dispatched(poll_id, self.now())
+                self.store.state.put_rover_position("M20", position_to_json(loc))  # a baseline, a drive, or a move in place
+            self.store.polls.finish_poll(poll_id, 1 if drive else 0, None, self.now())
+            self.store.polls.mark_dispatched(poll_id, self.now())
         if previous is None and loc is not None:
             log.info("rover position baseline: sol %d, site %d, drive %d (nothing posted)", loc.sol, loc.site, loc.drive)
         await self.courier.pump()
@@ -479,12 +483,12 @@ class Automation:
     def _queue_drive(self, drive: "where.Drive", picture: bytes | None, mosaic: bytes | None) -> int:
         """Inside the caller's transaction: the posts and the new position are one commit."""
         queued = 0
-        for subs in by_channel(self.store.subscriptions(kind="drives")):
+        for subs in by_channel(self.store.subscriptions.find(kind="drives")):
             sub = subs[0]  # one post per drive and channel, pinging every subscription's role
             post = compose.drive_post("Perseverance", drive, picture, mosaic, None)
             payload = payload_of(post, self.store, summary_label="drive", count=1)
             payload = with_delivery(with_roles(payload, [s.role_id for s in subs if s.role_id]), sub, drive.sol)
-            if self.store.enqueue(f"drives:{sub.channel_id}:{drive.site}:{drive.drive}", sub.guild_id, sub.channel_id,
+            if self.store.outbox.enqueue(f"drives:{sub.channel_id}:{drive.site}:{drive.drive}", sub.guild_id, sub.channel_id,
                                   "drives", payload, self.now()):
                 queued += 1
         return queued
@@ -505,21 +509,21 @@ class Automation:
     # ------------------------------------------------------------ retention
 
     async def retention_cycle(self) -> dict[str, int]:
-        removed = self.store.prune(self.now(), sent_days=self.retention[0], poll_days=self.retention[1],
+        removed = self.store.retention.prune(self.now(), sent_days=self.retention[0], poll_days=self.retention[1],
                                    image_days=self.retention[2])
-        last = float(self.store.get("retention.compacted_at") or 0)
+        last = float(self.store.state.get("retention.compacted_at") or 0)
         if self.now() - last >= 86400:  # once a day: give the trimmed payloads' space back to the disk
-            self.store.put("retention.compacted_at", str(self.now()))
+            self.store.state.put("retention.compacted_at", str(self.now()))
             await asyncio.to_thread(self.store.compact)
         if any(removed.values()):
             log.info("retention: removed %s; database now %.1f MB", ", ".join(f"{v} {k}" for k, v in removed.items() if v),
-                     self.store.size_bytes() / 1e6)
+                     self.store.db.size_bytes() / 1e6)
         return removed
 
     # ------------------------------------------------------------ delivery
 
     async def delivery_cycle(self) -> int:
-        self.store.put("heartbeat", str(datetime.now(timezone.utc).timestamp()))  # for `status --check`
+        self.store.state.put("heartbeat", str(datetime.now(timezone.utc).timestamp()))  # for `status --check`
         self.dispatch_images()  # polls a killed process left undispatched
         self.dispatch_news()
         await self.courier.recheck_paused()

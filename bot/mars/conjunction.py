@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from . import marstime
+from bot.mars import marstime
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
-from . import cameras
-from .cameras import Catalogue
-from .models import RoverImage
-from .parse import exposure_of
+from bot.mars import cameras
+from bot.mars.cameras import Catalogue
+from bot.models import RoverImage
+from bot.sources.parse import exposure_of
 
 # ------------------------------------------------------------------ the weights
 

@@ -14,13 +14,15 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Callable, Sequence
 
-from . import compose, conjunction, marstime, milestones, parse
-from .cameras import Catalogue, Selection
-from .compose import GalleryQuery
-from .sources.feeds import Feed, M2020Feed
-from .models import NasaUnavailable, NoImages, Post, SolOutOfRange
-from .nasa import NasaClient, NasaError
-from .store import Store
+from bot import compose
+from bot.mars import conjunction, marstime, milestones
+from bot.sources import parse
+from bot.mars.cameras import Catalogue, Selection
+from bot.compose import GalleryQuery
+from bot.sources.feeds import Feed, M2020Feed
+from bot.models import NasaUnavailable, NoImages, Post, SolOutOfRange
+from bot.sources.nasa import NasaClient, NasaError
+from bot.store import Store
 
 log = logging.getLogger("roverbot.gallery")
 
@@ -88,7 +90,7 @@ class Gallery:
             selection = Selection(f"milestone:{m.slug}", m.title, m.cameras)
             try:
                 await self.ensure(m.sol, selection)
-                images = self.store.images(self.mission.key, m.sol, m.cameras, limit=compose.GROUP_PREVIEW)
+                images = self.store.images.of_sol(self.mission.key, m.sol, m.cameras, limit=compose.GROUP_PREVIEW)
             except NasaUnavailable:
                 log.warning("milestone %s: NASA unavailable, card sent without pictures", m.slug)
         families = {self.catalogue.family_of(c) for c in m.cameras}
@@ -100,11 +102,11 @@ class Gallery:
 
     def compose(self, query: GalleryQuery, selection: Selection) -> Post:
         """Only the requested page is read from the store: a 600-image sol costs five rows."""
-        total = self.store.count(self.mission.key, query.sol, selection.codes)
+        total = self.store.images.count(self.mission.key, query.sol, selection.codes)
         if not total:
             raise NoImages(self.why_empty(query.sol, selection))
         page = min(max(query.page, 0), compose.page_count(total) - 1)
-        shown = self.store.images(self.mission.key, query.sol, selection.codes,
+        shown = self.store.images.of_sol(self.mission.key, query.sol, selection.codes,
                                   offset=page * compose.GALLERY_PAGE_SIZE, limit=compose.GALLERY_PAGE_SIZE,
                                   newest_first=query.newest_first)
         return compose.gallery(shown, total, replace(query, page=page), selection.label, self.catalogue,
@@ -113,12 +115,12 @@ class Gallery:
     def products_of(self, sol: int, selection: Selection) -> int:
         """How many panoramas, 3D views and movies this sol's frames make (the gallery offers them).
         Recognition reads every frame of the sol, so it is remembered until the sol's frames change."""
-        from . import products
+        from bot.imagery import maker as products
 
-        count = self.store.frame_count(sol, selection.codes)
+        count = self.store.frames.frame_count(sol, selection.codes)
         key = (sol, selection.codes, count)
         if key not in self._products:
-            self._products[key] = len(products.plans(self.store.frame_records(sol, None, selection.codes))) if count else 0
+            self._products[key] = len(products.plans(self.store.frames.frame_records(sol, None, selection.codes))) if count else 0
             while len(self._products) > 64:
                 self._products.pop(next(iter(self._products)))
         return self._products[key]
@@ -158,7 +160,7 @@ class Gallery:
     async def latest_sol(self, selection: Selection) -> int:
         key = f"latest_sol:{self.mission.key}:{'|'.join(selection.codes)}"
         now = self.clock().timestamp()
-        cached = self.store.get(key)
+        cached = self.store.state.get(key)
         if cached:
             sol, at = cached.split("@")
             if now - float(at) < LATEST_TTL:
@@ -176,23 +178,23 @@ class Gallery:
             cams = "" if selection is ALL_CAMERAS else f"{selection.label} "
             raise NoImages(f"NASA's feed has no {cams}images at all right now.")
         sol = max(img.sol for img in found)
-        self.store.put(key, f"{sol}@{now}")
+        self.store.state.put(key, f"{sol}@{now}")
         return sol
 
     async def ensure(self, sol: int, selection: Selection) -> None:
         """Make the store hold this sol: read it from NASA unless a recent enough copy is there."""
         cameras = "|".join(selection.codes)
         now = self.clock().timestamp()
-        fetched = self.store.sol_fetched_at(self.mission.key, sol, cameras)
+        fetched = self.store.images.sol_fetched_at(self.mission.key, sol, cameras)
         ttl = RECENT_TTL if sol >= self.current_sol() - RECENT_SOLS else OLD_TTL
         if fetched is None or now - fetched > ttl:
             try:
                 async with asyncio.timeout(self.budget_seconds):
                     await self.fetch_sol(sol, selection.codes)
-                self.store.mark_sol_fetched(self.mission.key, sol, cameras, now)
+                self.store.images.mark_sol_fetched(self.mission.key, sol, cameras, now)
             except (NasaError, parse.Malformed, TimeoutError) as e:
                 log.warning("sol %d (%s) from NASA: %s", sol, selection.key or "all cameras", e)
-                if self.store.count(self.mission.key, sol, selection.codes):
+                if self.store.images.count(self.mission.key, sol, selection.codes):
                     return  # an older copy beats no answer
                 raise NasaUnavailable(self._unavailable()) from None
 
@@ -203,10 +205,10 @@ class Gallery:
             payload = await self.feed.sol_page(sol, page, codes)
             result = parse.page(payload, expect_sol=sol, page_size=self.feed.page_size, hosts=self.hosts,
                                 max_sol=self.current_sol() + 1)
-            self.store.record(result.images)
+            self.store.images.record(result.images)
             if isinstance(payload, dict) and isinstance(payload.get("images"), list):
                 # geometry too, so /panorama can assemble what this sol holds
-                self.store.record_frames(payload["images"], {i.exposure_id for i in result.images},
+                self.store.frames.record_frames(payload["images"], {i.exposure_id for i in result.images},
                                          self.clock().timestamp(), polled=False)
             count += len(result.images)
             # An empty or foreign page (NASA's fallback for an empty sol) also ends the sol.

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Sequence
 
-from . import crashpoints, marstime, parse
-from .models import FeedPage, RoverImage
-from .nasa import PAGE_SIZE_MAX, NasaClient, NasaError
-from .store import Store
+from bot import crashpoints
+from bot.mars import marstime
+from bot.sources import parse
+from bot.models import FeedPage, RoverImage
+from bot.sources.nasa import PAGE_SIZE_MAX, NasaClient, NasaError
+from bot.store import Store
 
 log = logging.getLogger("roverbot.poll")
 
@@ -86,10 +88,10 @@ class ImagePoller:
 
     async def poll(self) -> PollResult:
         now = self.clock().timestamp()
-        baseline = self.store.get(BASELINE_KEY) is None
-        poll_id = self.store.start_poll(SOURCE, now)
+        baseline = self.store.state.get(BASELINE_KEY) is None
+        poll_id = self.store.polls.start_poll(SOURCE, now)
         if baseline:
-            self.store.mark_dispatched(poll_id, now)  # a baseline never posts, even if killed midway
+            self.store.polls.mark_dispatched(poll_id, now)  # a baseline never posts, even if killed midway
         result = PollResult(baseline=baseline, poll_id=poll_id)
         try:
             await self._read(result, baseline, now)
@@ -101,12 +103,12 @@ class ImagePoller:
             log.error("image poll failed after %d page(s): %s", result.pages, result.error, exc_info=True)
         # What was stored before a failure stays and is reported below, and the next cycle reads
         # down to the old watermark again: nothing fetched is lost, nothing is reported twice.
-        new = self.store.first_seen_by(poll_id)
+        new = self.store.images.first_seen_by(poll_id)
         if baseline and result.error is None:
-            self.store.put(BASELINE_KEY, str(now))
+            self.store.state.put(BASELINE_KEY, str(now))
             log.info("image baseline recorded: %d pictures already in the feed, none posted", len(new))
         result.new = [] if baseline else new
-        self.store.finish_poll(poll_id, len(result.new), result.error, self.clock().timestamp())
+        self.store.polls.finish_poll(poll_id, len(result.new), result.error, self.clock().timestamp())
         log.info("image poll: %d page(s), %d record(s), %d new%s%s", result.pages, result.seen, len(result.new),
                  " (backlog continues next cycle)" if result.backlog else "",
                  f", error: {result.error}" if result.error else "")
@@ -115,9 +117,9 @@ class ImagePoller:
     async def _read(self, result: PollResult, baseline: bool, now: float) -> None:
         # Everything received up to the watermark was read completely by an earlier cycle. It only
         # moves after a cycle that read down to it, so a cycle cut short is never a gap.
-        mark = self.store.get(WATERMARK_KEY)
+        mark = self.store.state.get(WATERMARK_KEY)
         watermark = datetime.fromisoformat(mark) if mark else None
-        backlog = _Backlog.load(self.store.get(BACKLOG_KEY))
+        backlog = _Backlog.load(self.store.state.get(BACKLOG_KEY))
         max_sol = marstime.sol_at(self.clock(), self.mission) + 1  # +1: the feed's sol can lead our clock by hours
         budget = 1 if baseline else self.max_pages
         newest: datetime | None = None
@@ -135,17 +137,17 @@ class ImagePoller:
             result.seen += len(got.images)
             result.skipped += got.skipped
             result.malformed += got.malformed
-            known = self.store.versions((img.exposure_id for img in got.images), polled_only=True)
+            known = self.store.images.versions((img.exposure_id for img in got.images), polled_only=True)
             # Only unknown exposures and newer versions are written: an idle cycle writes nothing.
             fresh = [img for img in got.images if known.get(img.exposure_id, 0) < img.version]
             # A baseline's pictures were there before the bot: "seen" at the epoch, so no digest counts them as new.
             # Seen when written (not when the cycle began), so a digest composed meanwhile either
             # has these pictures or leaves them to the next one: never neither.
             seen = 0.0 if baseline else self.clock().timestamp()
-            self.store.record(fresh, poll_id=result.poll_id, seen_at=seen)
+            self.store.images.record(fresh, poll_id=result.poll_id, seen_at=seen)
             if fresh and not baseline:  # their geometry, for panoramas, stereo pairs and movies
                 records = cut.get("images") if isinstance(cut, dict) else None
-                self.store.record_frames(records or [], {img.exposure_id for img in fresh}, seen, polled=True)
+                self.store.frames.record_frames(records or [], {img.exposure_id for img in fresh}, seen, polled=True)
             crashpoints.reached("poll:stored")
             received = [img.received_utc for img in got.images if img.received_utc]
             if received and (newest is None or max(received) > newest):
@@ -173,7 +175,7 @@ class ImagePoller:
                     # through it again: known pictures cost a request, never a loss).
                     upper = max(top, backlog.upper) if backlog else top
                     offset = page * PAGE_SIZE_MAX
-                    self.store.put(BACKLOG_KEY, _Backlog(upper, top, offset).dump())
+                    self.store.state.put(BACKLOG_KEY, _Backlog(upper, top, offset).dump())
                     result.backlog = True
                     log.warning("image poll read %d pages without reaching what it knew; the next cycle goes on "
                                 "from record %d", result.pages, offset)
@@ -182,9 +184,9 @@ class ImagePoller:
         final = max(x for x in (newest, backlog.upper if backlog else None, watermark) if x is not None) \
             if (newest or backlog or watermark) else None
         if final is not None:
-            self.store.put(WATERMARK_KEY, final.isoformat())
+            self.store.state.put(WATERMARK_KEY, final.isoformat())
         if backlog:
-            self.store.delete(BACKLOG_KEY)
+            self.store.state.delete(BACKLOG_KEY)
 
     def _drift(self, got: FeedPage) -> None:
         """Most records unreadable: NASA renamed something. Fail loudly rather than say 'no images'."""

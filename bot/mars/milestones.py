@@ -9,8 +9,8 @@ from datetime import date, datetime, timezone
 from functools import cache
 from importlib import resources
 
-from .cameras import normalize
-from .models import UserFacingError, shown
+from bot.mars.cameras import normalize
+from bot.models import UserFacingError, shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ def _milestone(d: dict) -> Milestone:
 @cache
 def load(name: str = "milestones.toml") -> Timeline:
     """A timeline from bot/data: milestones.toml (Perseverance) or curiosity_milestones.toml."""
-    text = resources.files("bot").joinpath(f"data/{name}").read_text(encoding="utf-8")
+    text = resources.files("bot.mars").joinpath(f"data/{name}").read_text(encoding="utf-8")
     return Timeline([_milestone(d) for d in tomllib.loads(text)["milestone"]])
 
 

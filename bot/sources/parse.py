@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 from urllib.parse import urlsplit
 
-from .models import FeedPage, RoverImage
+from bot.models import FeedPage, RoverImage
 
 log = logging.getLogger("roverbot.parse")
 
