@@ -29,7 +29,7 @@ MAX_CYCLES = 200
 
 
 def bench_backlog(tmp: Path, *, records: int = RECORDS, channels: int = CHANNELS) -> list[Row]:
-    start, _ = marstime.sol_interval(FIRST_SOL)
+    start, _ = marstime.sol_interval(FIRST_SOL, marstime.PERSEVERANCE)
     clock = SimClock(start + timedelta(hours=1))
     with sim_snowflakes(clock.ts):
         nasa = NasaStandIn().start()

@@ -79,7 +79,7 @@ async def _main(conn, s: dict) -> None:
                 out: Any = None
                 if op == "subscribe":
                     for ch, kind, extra in args["subs"]:
-                        svc.store.subscriptions.subscribe(args["guild_id"], ch, kind, at=clock.now.timestamp(), **extra)
+                        svc.store.subscriptions.subscribe(args["guild_id"], ch, kind, mission="mars2020", at=clock.now.timestamp(), **extra)
                 elif op == "step":
                     t0 = time.perf_counter()
                     out = {}

@@ -29,7 +29,7 @@ from bot import compose  # noqa: E402
 from bot.sources import parse  # noqa: E402
 from bot.posting import interest
 from bot.posting.delivery import Courier, Outgoing, Pacer  # noqa: E402
-from bot.models import RoverImage  # noqa: E402
+from bot.models import GroupKey, Payload, PostKey, RoverImage  # noqa: E402
 from bot.store import Store  # noqa: E402
 from tests.nasa_standin import make_record  # noqa: E402
 
@@ -163,28 +163,29 @@ class _Discord:
 
 @dataclass
 class Hour:
-    sent: list[dict]  # payloads posted
-    held: list[dict]  # payloads held for the digest
+    sent: list[Payload]  # payloads posted
+    held: list[Payload]  # payloads held for the digest
 
 
 async def deliver(path: Path, groups: Sequence[interest.Group], budget: int = BUDGET) -> Hour:
     """Queue the groups in order in a channel with a digest, as automation does, and pump the
     courier once: what goes out in the hour and what waits for the digest."""
-    from bot.posting.automation import payload_of
+    from bot.posting.outbound import payload_of
 
     catalogue = cameras.default()
-    store = Store.open(path, catalogue)
+    store = Store.open(path)
     try:
         guild, channel = 1, 10
-        store.subscriptions.subscribe(guild, channel, "images", at=NOW.timestamp() - 86400)
-        store.subscriptions.subscribe(guild, channel, "digest", at=NOW.timestamp() - 86400)
+        store.subscriptions.subscribe(guild, channel, "images", mission="mars2020", at=NOW.timestamp() - 86400)
+        store.subscriptions.subscribe(guild, channel, "digest", mission="mars2020", at=NOW.timestamp() - 86400)
         with store.transaction():
             for g in groups:
                 post = compose.image_group(list(g.images), catalogue)
-                payload = payload_of(post, store, summary_label=catalogue.family_label(g.family), count=len(g.images),
-                                     exposures=[i.exposure_id for i in g.images])
-                store.outbox.enqueue(f"images:{channel}:1:{g.key}", guild, channel, "images", payload, NOW.timestamp(), group=g.key)
-        courier = Courier(store, _Discord(), clock=lambda: NOW, messages_per_hour=budget, pacer=Pacer(rate=1e9, burst=1000))
+                payload = payload_of(post, store.outbox, summary_label=catalogue.family_label(g.family), count=len(g.images),
+                                     exposures=tuple(i.exposure_id for i in g.images))
+                group = GroupKey.parse(g.key)
+                store.outbox.enqueue(PostKey.images(channel, 1, group), guild, payload, NOW.timestamp(), group=group)
+        courier = Courier(store.outbox, store.subscriptions, store.channels, store.state, _Discord(), clock=lambda: NOW, messages_per_hour=budget, pacer=Pacer(rate=1e9, burst=1000))
         await courier.pump()
         return Hour(sent=[e.payload for e in store.outbox.entries(channel_id=channel, status="sent")],
                     held=[e.payload for e in store.outbox.entries(channel_id=channel, status="held")])
@@ -192,8 +193,8 @@ async def deliver(path: Path, groups: Sequence[interest.Group], budget: int = BU
         store.close()
 
 
-def _has(payloads: Sequence[dict], images: dict[str, RoverImage], sequence: str) -> bool:
-    return any(images[x].sequence == sequence for p in payloads for x in p["exposures"])
+def _has(payloads: Sequence[Payload], images: dict[str, RoverImage], sequence: str) -> bool:
+    return any(images[x].sequence == sequence for p in payloads for x in p.exposures)
 
 
 def bench_burst(tmp: Path) -> list[Row]:
@@ -212,13 +213,13 @@ def bench_burst(tmp: Path) -> list[Row]:
     new_hour = asyncio.run(deliver(tmp / "burst-ranked.sqlite3", new))
     hazcam_singles = sum(1 for g in old if g.family == "hazcam" and len(g.images) == 1)
 
-    def pictures(payloads: Sequence[dict]) -> int:
-        return sum(len(p["exposures"]) for p in payloads)
+    def pictures(payloads: Sequence[Payload]) -> int:
+        return sum(len(p.exposures) for p in payloads)
 
     def per_message(h: Hour) -> str:
         return f"{len(h.sent)} messages, {pictures(h.sent)} pictures ({pictures(h.sent) / max(1, len(h.sent)):.1f}/message)"
 
-    reached = {x for p in new_hour.sent + new_hour.held for x in p["exposures"]}
+    reached = {x for p in new_hour.sent + new_hour.held for x in p.exposures}
     both_old = (_has(old_hour.sent, by_id, NAVCAM_360), _has(old_hour.sent, by_id, MASTCAM_MOSAIC))
     both_new = (_has(new_hour.sent, by_id, NAVCAM_360), _has(new_hour.sent, by_id, MASTCAM_MOSAIC))
     yn = lambda b: "yes" if b else "no"  # noqa: E731

@@ -26,7 +26,7 @@ Row = tuple[str, str, str, bool]
 
 
 def bench_busy_channel(tmp: Path, chatter: int = 600) -> list[Row]:
-    start, _ = marstime.sol_interval(FIRST_SOL)
+    start, _ = marstime.sol_interval(FIRST_SOL, marstime.PERSEVERANCE)
     clock = SimClock(start + timedelta(hours=3))
     with sim_snowflakes(clock.ts):
         nasa = NasaStandIn().start()

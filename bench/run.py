@@ -67,7 +67,7 @@ def percentile(values: list[float], p: float) -> float:
 def bench_ingest(tmp: Path) -> list[Row]:
     records = [make_record(100 + i // 600, ("NAVCAM_LEFT", "MCZ_LEFT", "FRONT_HAZCAM_LEFT_A")[i % 3], n=i) for i in range(10_000)]
     pages = [{"images": records[i : i + 100], "per_page": "100"} for i in range(0, len(records), 100)]
-    store = Store.open(tmp / "ingest.sqlite3", cameras.default())
+    store = Store.open(tmp / "ingest.sqlite3")
     start = time.perf_counter()
     for payload in pages:
         store.images.record(parse.page(payload, hosts=("127.0.0.1", *parse.IMAGE_HOSTS)).images)
@@ -81,7 +81,7 @@ def bench_ingest(tmp: Path) -> list[Row]:
 async def bench_idle_poll(tmp: Path) -> list[Row]:
     standin = NasaStandIn(records=[make_record(1990 + i // 200, n=i) for i in range(1000)]).start()
     http = make_http_client("roverbot-bench (contact: bench@example.org)", 10)
-    store = Store.open(tmp / "poll.sqlite3", cameras.default())
+    store = Store.open(tmp / "poll.sqlite3")
     try:
         poller = ImagePoller(NasaClient(http, standin.url), store, clock=lambda: NOW)
         await poller.poll()  # baseline
@@ -106,7 +106,7 @@ async def bench_idle_poll(tmp: Path) -> list[Row]:
 
 
 async def bench_sol_from_store(tmp: Path) -> list[Row]:
-    store = Store.open(tmp / "sol.sqlite3", cameras.default())
+    store = Store.open(tmp / "sol.sqlite3")
     families = ("NAVCAM_LEFT", "NAVCAM_RIGHT", "MCZ_LEFT", "MCZ_RIGHT", "FRONT_HAZCAM_LEFT_A", "SHERLOC_WATSON")
     records = [make_record(1500, families[i % 6], n=i) for i in range(600)]
     store.images.record(parse.page({"images": records}, hosts=("127.0.0.1", *parse.IMAGE_HOSTS)).images)
@@ -205,7 +205,7 @@ async def bench_posting(tmp: Path) -> list[Row]:
         auto = rover.automation
         await auto.images_cycle()  # baseline
         ch = discord_standin.general
-        svc.store.subscriptions.subscribe(discord_standin.guild_id, ch.id, "images", at=NOW.timestamp())
+        svc.store.subscriptions.subscribe(discord_standin.guild_id, ch.id, "images", mission="mars2020", at=NOW.timestamp())
         families = {"NAVCAM_LEFT": 200, "NAVCAM_RIGHT": 200, "MCZ_LEFT": 120, "FRONT_HAZCAM_LEFT_A": 50, "SHERLOC_WATSON": 30}
         n = 0
         for code, count in families.items():
@@ -296,14 +296,14 @@ async def bench_fanout(tmp: Path) -> list[Row]:
         svc.store.images.record(parse.page({"images": recs}, hosts=("127.0.0.1",)).images, svc.store.polls.start_poll("images"), seen_at=clock.now.timestamp() - 60)
         for _ in range(1000):
             ch = discord_standin.add_channel("c")
-            svc.store.subscriptions.subscribe(discord_standin.guild_id, ch.id, "digest", timezone="UTC", at=clock.now.timestamp() - 3600)
+            svc.store.subscriptions.subscribe(discord_standin.guild_id, ch.id, "digest", mission="mars2020", timezone="UTC", at=clock.now.timestamp() - 3600)
         clock.now = datetime(2026, 10, 1, 9, 0, 5, tzinfo=timezone.utc)
         t0 = time.perf_counter()
         queued = await auto.digest_cycle()
         elapsed = time.perf_counter() - t0
         delivered = sum(len(c.messages) for c in discord_standin.channels.values())
         limited = sum(1 for r in discord_standin.requests if r.get("limited"))
-        composed = auto.maker.sheets_composed
+        composed = auto.digests.maker.sheets_composed
     ratio = elapsed / 20.0
     return [
         ("digest to 1,000 channels at 50 req/s: delivered", f"{delivered}/{queued}", "1000", delivered == 1000),

@@ -65,7 +65,7 @@ def mission_month(first_sol: int, host: str, sols: int = SOLS) -> list[dict]:
     rng = random.Random(2050)
     out, n = [], 0
     for s in range(first_sol, first_sol + sols):
-        start, _ = marstime.sol_interval(s)
+        start, _ = marstime.sol_interval(s, marstime.PERSEVERANCE)
         count = 600 if s == first_sol + 15 else 200
         for i in range(count):
             code = FAMILIES[i % len(FAMILIES)]
@@ -124,7 +124,7 @@ def mission(tmp: Path, *, sols: int = SOLS, channels: int = CHANNELS, restarts: 
     """config: settings on top of the soak's (e.g. {"retention_sent_days": 1}); the defaults are the bot's."""
     out = Outcome(sols=sols, channels=channels)
     rng = random.Random(seed)
-    start, _ = marstime.sol_interval(FIRST_SOL)
+    start, _ = marstime.sol_interval(FIRST_SOL, marstime.PERSEVERANCE)
     clock = SimClock(start - timedelta(hours=1))
     with sim_snowflakes(clock.ts):
         nasa = NasaStandIn().start()

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from bot import compose, config as config_mod, logs, services
-from bot.mars import marstime
+from bot.mars import marstime, rovers
+from bot.posting.digest_posts import digest_for_date
 from bot.lock import AlreadyRunning, DatabaseLock
 from bot.models import NasaUnavailable, Post, UserFacingError, shown
 from bot.store import StorageError
@@ -166,9 +167,9 @@ async def preview(args: argparse.Namespace, config: config_mod.Config) -> int:
     command = parse_command(args.command)
     at = parse_instant(args.at)
     clock = fixed_clock(at)
-    from bot.mars import rovers
 
-    rover = rovers.find(command.rover) if command.rover else rovers.DEFAULT
+
+    rover = rovers.find(command.rover) if command.rover else rovers.SERVER_DEFAULT
     if command.name == "now":
         emit(compose.now(marstime.clock(clock(), rover.mission)), args.json, args.out)
         return EXIT_OK
@@ -183,7 +184,7 @@ async def preview(args: argparse.Namespace, config: config_mod.Config) -> int:
         elif command.name == "panorama":
             post = await svc.panoramas.sol(command.sol, command.camera, args.page - 1)
         elif command.name == "where":
-            post = await svc.rovermaps.where(command.text or command.rover)  # the map picture is its attachment: --out writes it
+            post = await svc.rovermaps.where(svc.rovermaps.rover(command.text) if command.text else rover)  # the map picture is its attachment: --out writes it
         elif command.name == "milestone":
             post = await gallery.milestone(command.text) if command.text else gallery.timeline_page(args.page - 1)
         else:
@@ -224,10 +225,17 @@ async def poll(args: argparse.Namespace, config: config_mod.Config) -> int:
     # Beside a running bot, a poll would compete for its cycles and its watermark: refuse instead.
     with DatabaseLock(config.database, "poll --once"):
         async with services.build(config, fixed_clock(parse_instant(args.at))) as svc:
-            result = await svc.poller.poll()
-            groups = compose.groups(result.new, svc.catalogue)
-            posts = [compose.image_group(g, svc.catalogue) for g in groups]
-            news = await svc.automation(_NoDiscord()).read_news()  # the news feeds too: the bot's whole cycle
+            # Every rover's feed, as the bot's image cycle reads them; the first result leads the report.
+            results = [(rovers.ROVERS[key], await poller.poll()) for key, poller in svc.pollers.items()]
+            posts = [compose.image_group(g, rover.catalogue) for rover, r in results
+                     for g in compose.groups(r.new, rover.catalogue)]
+            result = results[0][1]
+            for _, other in results[1:]:
+                result.new += other.new
+                result.pages += other.pages
+                result.seen += other.seen
+                result.error = result.error or other.error
+            news = await svc.automation(_NoDiscord()).news.read()  # the news feeds too: the bot's whole cycle
     if result.error and not result.new:
         raise CliError(f"NASA's raw-image feed could not be read: {result.error}", EXIT_UNAVAILABLE)
     if args.json:
@@ -287,21 +295,21 @@ async def digest(args: argparse.Namespace, config: config_mod.Config) -> int:
             day = svc.clock().astimezone(ZoneInfo(tz)).date()
         if day > svc.clock().date() + __import__("datetime").timedelta(days=1):
             raise CliError(f"{day} is in the future; a digest covers a day that has begun")
-        automation = svc.automation(_NoDiscord())
-        post = await automation.digest_for_date(datetime(day.year, day.month, day.day), tz)
+        post = await digest_for_date([svc.gallery_for(r) for r in rovers.ROVERS.values()], svc.news, svc.maker,
+                                     datetime(day.year, day.month, day.day), tz)
     emit(post, args.json, args.out)
     return EXIT_OK
 
 
 async def status(args: argparse.Namespace, config: config_mod.Config) -> int:
-    from bot.mars import cameras
+
     from bot.store import Store
 
     if not config.database.exists():
         if args.check:
             raise CliError(f"unhealthy: no database at {config.database} (has the bot started?)", EXIT_FAILED)
         raise CliError(f"no database at {config.database} yet: the bot has not run with this configuration", EXIT_FAILED)
-    store = Store.open(config.database, cameras.default())
+    store = Store.open(config.database)
     try:
         report = status_report(store, config)
         beat = store.state.get("heartbeat")
@@ -332,7 +340,12 @@ def status_report(store, config: config_mod.Config) -> dict:
     def when(ts: float | None) -> str | None:
         return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds") if ts else None
 
-    sources = {"images": "images", **{f"news:{f}": f"news:{f}" for f in config.news_feeds}, "drives": "drives"}
+    from bot.posting import drive_posts, poller
+
+    every = list(rovers.ROVERS.values())
+    sources = {**{poller.source_of(r.mission): poller.source_of(r.mission) for r in every},
+               **{f"news:{f}": f"news:{f}" for f in config.news_feeds},
+               **{drive_posts.source_of(r): drive_posts.source_of(r) for r in every}}
     out: dict = {"database": str(config.database), "sources": [], "outbox": store.outbox.counts(), "subscriptions": []}
     for label, source in sources.items():
         ok = store.polls.last_poll(source, ok=True)
@@ -344,6 +357,7 @@ def status_report(store, config: config_mod.Config) -> dict:
     out["posted"] = out["outbox"].get("sent", 0)
     for sub in store.subscriptions.find():
         out["subscriptions"].append({"guild": sub.guild_id, "channel": sub.channel_id, "kind": sub.kind,
+                                     "rover": rovers.BY_MISSION[sub.mission].key if sub.mission else None,
                                      "camera": sub.camera or None, "paused": sub.paused,
                                      "paused_since": when(sub.paused_at), "paused_reason": sub.paused_reason})
     return out

@@ -14,9 +14,9 @@ from datetime import datetime, timezone
 from itertools import groupby
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from bot.mars import marstime
+from bot.mars import marstime, rovers
 from bot.mars.cameras import Catalogue
-from bot.models import Attachment, Button, Menu, Embed, EmbedField, MarsClock, NewsItem, Post, RoverImage
+from bot.models import Attachment, Button, Menu, Embed, EmbedField, MarsClock, NewsItem, Payload, Post, RoverImage
 
 if TYPE_CHECKING:
     from bot.mars.milestones import Milestone
@@ -219,6 +219,12 @@ def groups(images: Iterable[RoverImage], catalogue: Catalogue) -> list[list[Rove
     return [list(g) for _, g in groupby(ordered, key=key)]
 
 
+def rover_name(mission: str) -> str:
+    """ "Perseverance" for "mars2020": whose a picture is, as posts say it."""
+    rover = rovers.BY_MISSION.get(mission)
+    return rover.name if rover is not None else mission
+
+
 def image_group(images: Sequence[RoverImage], catalogue: Catalogue, role_id: int | None = None, *,
                 rolled_up: int = 0) -> Post:
     """One automatic post for one group of new images (or a roll-up of `rolled_up` small groups)."""
@@ -227,7 +233,7 @@ def image_group(images: Sequence[RoverImage], catalogue: Catalogue, role_id: int
     label = catalogue.family_label(family)
     n = len(images)
     seq = f" · sequence {first.sequence}" if first.sequence else ""
-    content = f"📷 **New from Perseverance — sol {first.sol}, {label}**: {n} {'picture' if n == 1 else 'pictures'}{seq}"
+    content = f"📷 **New from {rover_name(first.mission)} — sol {first.sol}, {label}**: {n} {'picture' if n == 1 else 'pictures'}{seq}"
     if rolled_up:
         content = (f"📷 **Also on sol {first.sol} — {label}**: {n} {'picture' if n == 1 else 'pictures'}"
                    f" from {rolled_up} short sequences")
@@ -245,20 +251,16 @@ def image_group(images: Sequence[RoverImage], catalogue: Catalogue, role_id: int
     return Post(content=clip(content, MAX_CONTENT), embeds=tuple(fit(embeds)), ping_role_id=role_id, text="\n".join(text))
 
 
-def with_product(payload: dict, filename: str, title: str, frames_hint: str, file_ref: list) -> dict:
+def with_product(payload: Payload, filename: str, title: str, frames_hint: str, file_ref: tuple[str, str]) -> Payload:
     """An image post's outbox payload carrying a product picture (panorama, 3D view, movie): the
     product leads, the frames stay linked in the grid below it."""
-    out = dict(payload)
-    embeds = [dict(e) for e in out.get("embeds") or []]
+    embeds = [dict(e) for e in payload.embeds]
     still = filename.endswith(".jpg")
     if embeds and still:
         embeds[0]["image"] = {"url": f"attachment://{filename}"}
-    out["embeds"] = embeds
-    out["files"] = [*out.get("files", []), file_ref]
     line = f"\n🌄 **{title}**, assembled by roverbot from NASA's raw frames ({frames_hint})"
-    out["content"] = clip((out.get("content") or "") + line, MAX_CONTENT)
-    out["product"] = filename
-    return out
+    return replace(payload, embeds=tuple(embeds), files=(*payload.files, file_ref),
+                   content=clip(payload.content + line, MAX_CONTENT), product=filename)
 
 
 # ------------------------------------------------------------------ /panorama
@@ -342,7 +344,7 @@ def help_post() -> Post:
 def hello_post() -> Post:
     """The one message roverbot says when it joins a server."""
     embed = Embed(title="Hello from roverbot 👋",
-                  description="I bring NASA's Mars rover Perseverance here: try `/latest`, `/sol 3 navcam` or `/panorama`.\n\n"
+                  description="I bring NASA's Mars rovers Perseverance and Curiosity here: try `/latest`, `/sol 3 navcam`, `/latest rover:curiosity` or `/panorama`.\n\n"
                               "Someone with **Manage Server** can have me post automatically: `/subscribe kind:images` for "
                               "new pictures (grouped, never a flood), `kind:news` for mission news, `kind:digest` for one "
                               "daily summary at your local time. `/help` lists everything.",
@@ -383,7 +385,7 @@ def milestone_card(m: "Milestone", images: Sequence[RoverImage], catalogue: Cata
     return Post(embeds=tuple(fit(embeds)), buttons=buttons, text="\n".join(text))
 
 
-def timeline(milestones: Sequence["Milestone"], page: int, rover: str = "Perseverance") -> Post:
+def timeline(milestones: Sequence["Milestone"], page: int, rover: str) -> Post:
     pages = max(1, math.ceil(len(milestones) / TIMELINE_PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     shown = milestones[page * TIMELINE_PAGE_SIZE : (page + 1) * TIMELINE_PAGE_SIZE]
@@ -417,12 +419,12 @@ def news_post(item: "NewsItem", role_id: int | None = None) -> Post:
     return Post(content=content, embeds=(embed,), ping_role_id=role_id, text=text)
 
 
-def held_summary(held: Sequence[dict]) -> list[str]:
+def held_summary(held: Sequence[Payload]) -> list[str]:
     """Posts the hourly budget held back, summed per camera: "+37 more Navcam frames"."""
     per_label: dict[str, int] = {}
     for h in held:
-        label = h.get("summary_label") or "other"
-        per_label[label] = per_label.get(label, 0) + int(h.get("count") or 1)
+        label = h.summary_label or "other"
+        per_label[label] = per_label.get(label, 0) + (h.count or 1)
     return [f"+{n} more {label} {'frame' if n == 1 else 'frames'}" if label != "news" else f"+{n} more news {'item' if n == 1 else 'items'}"
             for label, n in sorted(per_label.items(), key=lambda kv: -kv[1])]
 
@@ -430,51 +432,78 @@ def held_summary(held: Sequence[dict]) -> list[str]:
 DIGEST_PICTURE = "digest.jpg"
 
 
-def digest(content, catalogue: Catalogue, role_id: int | None = None) -> Post:
-    """The daily digest: sols covered, counts per camera, one contact sheet, headlines, what was held back."""
-    imgs = content.images
+def _rover_part(day, named: bool) -> tuple[list[str], list[EmbedField]]:
+    """One rover's lines and fields in a digest; `named` when the digest covers several rovers."""
+    imgs = day.images
     sols = sorted({i.sol for i in imgs})
+    who = f"{day.rover}: " if named else ""
     lines = []
     if imgs:
         span = f"sol {sols[0]}" if len(sols) == 1 else f"sols {sols[0]}–{sols[-1]}"
-        lines.append(f"**{len(imgs):,} new {'picture' if len(imgs) == 1 else 'pictures'}** from {span}.")
+        lines.append(f"**{who}{len(imgs):,} new {'picture' if len(imgs) == 1 else 'pictures'}** from {span}.")
     else:
-        lines.append("**No new pictures since the last digest.** " + content.quiet_reason)
-    held = held_summary(content.held)
-    if held:
-        lines.append("Held back by this channel's hourly limit: " + ", ".join(held) + ".")
+        lines.append(f"**{who}No new pictures since the last digest.** " + day.quiet_reason)
     fields: list[EmbedField] = []
     if imgs:
-        counts = Counter(catalogue.camera(i.instrument).short for i in imgs).most_common()
+        counts = Counter(day.catalogue.camera(i.instrument).short for i in imgs).most_common()
         shown = [f"{name}: {n:,}" for name, n in counts[:12]]
         if len(counts) > 12:
             shown.append(f"others: {sum(n for _, n in counts[12:]):,}")
-        fields.append(EmbedField("Pictures per camera", clip("\n".join(shown), MAX_FIELD_VALUE), inline=True))
-        sol_links = " · ".join(f"`/sol {s}`" for s in sols[-6:])
+        fields.append(EmbedField(f"{day.rover}'s pictures per camera" if named else "Pictures per camera",
+                                 clip("\n".join(shown), MAX_FIELD_VALUE), inline=True))
+        flag = f" rover:{day.rover.lower()}" if named else ""
+        sol_links = " · ".join(f"`/sol {s}{flag}`" for s in sols[-6:])
         fields.append(EmbedField("See them", clip(sol_links, MAX_FIELD_VALUE), inline=True))
+    if day.driven_m is not None:
+        lines.append(who + drive_line(day.driven_m))
+    return lines, fields
+
+
+def digest(content, role_id: int | None = None) -> Post:
+    """The daily digest: per rover the sols covered, counts per camera, a contact sheet and how far it
+    drove; then headlines and what was held back. A digest of several rovers has an embed for each."""
+    named = len(content.days) > 1
+    parts = [_rover_part(day, named) for day in content.days]
+    held = held_summary(content.held)
+    shared: list[EmbedField] = []
     if content.news:
         heads = [f"• [{clip(safe(n.title), 120)}]({n.link})" if n.link else f"• {clip(safe(n.title), 120)}" for n in content.news[:6]]
         if len(content.news) > 6:
             heads.append(f"…and {len(content.news) - 6} more")
-        fields.append(EmbedField("Mission news", clip("\n".join(heads), MAX_FIELD_VALUE), inline=False))
-    if content.driven_m is not None:
-        lines.append(drive_line(content.driven_m))
-    attachments = (Attachment(DIGEST_PICTURE, content.picture),) if content.picture else ()
-    embed = Embed(title=clip(content.title, MAX_TITLE), description=clip("\n".join(lines), MAX_DESCRIPTION),
-                  image_url=f"attachment://{DIGEST_PICTURE}" if content.picture else None, color=MARS_RED,
-                  fields=tuple(fields), footer=f"Covers {content.start:%Y-%m-%d %H:%M} – {content.end:%Y-%m-%d %H:%M} UTC",
-                  timestamp=content.end)
-    embeds = [embed]
-    if content.drive_map:  # a small map when the rover moved that day
-        map_name = picture_name("digest-map", content.drive_map)
-        attachments += (Attachment(map_name, content.drive_map),)
-        embeds.append(Embed(title="Where the rover drove", image_url=f"attachment://{map_name}", color=WHERE_BLUE))
+        shared.append(EmbedField("Mission news", clip("\n".join(heads), MAX_FIELD_VALUE), inline=False))
+    footer = f"Covers {content.start:%Y-%m-%d %H:%M} – {content.end:%Y-%m-%d %H:%M} UTC"
+    embeds: list[Embed] = []
+    maps: list[Embed] = []
+    attachments: tuple[Attachment, ...] = ()
+    text = [content.title]
+    for n, (day, (lines, fields)) in enumerate(zip(content.days, parts)):
+        first = n == 0
+        drive = [lines.pop()] if day.driven_m is not None else []  # the drive line closes the first embed's text
+        if first and held:
+            lines.append("Held back by this channel's hourly limit: " + ", ".join(held) + ".")
+        lines += drive
+        name = DIGEST_PICTURE if first else f"digest-{day.rover.lower()}.jpg"
+        if day.picture:
+            attachments += (Attachment(name, day.picture),)
+        last = n == len(content.days) - 1
+        embeds.append(Embed(title=clip(content.title if first else f"{day.rover} · {content.title}", MAX_TITLE),
+                            description=clip("\n".join(lines), MAX_DESCRIPTION),
+                            image_url=f"attachment://{name}" if day.picture else None, color=MARS_RED,
+                            fields=tuple(fields + (shared if last else [])), footer=footer if last else None,
+                            timestamp=content.end if last else None))
+        if day.drive_map:  # a small map when the rover moved that day
+            map_name = picture_name(f"digest-map-{day.rover.lower()}" if named else "digest-map", day.drive_map)
+            attachments += (Attachment(map_name, day.drive_map),)
+            maps.append(Embed(title=f"Where {day.rover} drove" if named else "Where the rover drove",
+                              image_url=f"attachment://{map_name}", color=WHERE_BLUE))
+        text += [_strip_markup(line) for line in lines]
+        text += [f"  {f.name}: {_strip_markup(f.value).replace(chr(10), '; ')}" for f in fields]
+        if day.picture:
+            text.append(f"  picture: {name} ({day.picture_frames} frames, {len(day.picture):,} bytes)")
+    text += [f"  {f.name}: {_strip_markup(f.value).replace(chr(10), '; ')}" for f in shared]
     ping = f"<@&{role_id}>" if role_id else ""
-    text = [content.title, *[_strip_markup(l) for l in lines]]
-    text += [f"  {f.name}: {_strip_markup(f.value).replace(chr(10), '; ')}" for f in fields]
-    if content.picture:
-        text.append(f"  picture: {DIGEST_PICTURE} ({content.picture_frames} frames, {len(content.picture):,} bytes)")
-    return Post(content=ping, embeds=tuple(fit(embeds)), attachments=attachments, ping_role_id=role_id, text="\n".join(text))
+    return Post(content=ping, embeds=tuple(fit(embeds + maps)), attachments=attachments, ping_role_id=role_id,
+                text="\n".join(text))
 
 
 # ------------------------------------------------------------------ /where, drives, places

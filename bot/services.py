@@ -1,34 +1,45 @@
 """Builds the plain (Discord-free) parts of roverbot from a Config and closes them again.
 
 Both the CLI and the Discord app get their objects here, so `roverbot preview` runs exactly the
-code a slash command runs.
+code a slash command runs. This is the one place that knows every rover: each gets a gallery, a
+poller, image and drive posting; every other module is handed the rover it serves.
 """
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import AsyncIterator, Callable
+from urllib.parse import urlsplit
 
 import httpx
 
-from bot.mars import cameras, rovers
-from bot.sources.feeds import M2020Feed, MslFeed
-from bot.mars.cameras import Catalogue
+from bot.answers.drives import RoverMaps
+from bot.answers.gallery import Gallery
+from bot.answers.panoramas import Panoramas
+from bot.answers.rover_choice import RoverChoice
 from bot.config import Config
+from bot.imagery.maker import ProductMaker
+from bot.mars import rovers
+from bot.mars.rovers import Rover
 from bot.posting.automation import Automation
 from bot.posting.delivery import Courier, Pacer, Sender
 from bot.posting.digest import DigestMaker
-from bot.answers.drives import PlacedGallery, RoverMaps
-from bot.answers.gallery import Gallery
-from bot.sources.news import NewsReader
-from bot.sources.nasa import NasaClient, make_http_client
+from bot.posting.digest_posts import DigestPosts
+from bot.posting.drive_posts import DrivePosts
+from bot.posting.image_posts import ImagePosts
+from bot.posting.news_posts import NewsPosts
 from bot.posting.poller import ImagePoller
-from bot.answers.panoramas import Panoramas
-from bot.imagery.maker import ProductMaker
+from bot.posting.upkeep import Upkeep
+from bot.sources import parse
+from bot.sources.feeds import feed_for
+from bot.sources.nasa import NasaClient, make_http_client
+from bot.sources.news import NewsReader
 from bot.store import Store
+
+COMMAND_BUDGET_SECONDS = 18.0  # NASA's part of a slash command's answer; the user hears back within 20 s
 
 
 def system_clock() -> datetime:
@@ -39,105 +50,110 @@ def system_clock() -> datetime:
 class Services:
     config: Config
     clock: Callable[[], datetime]
-    catalogue: Catalogue
     store: Store
     http: httpx.AsyncClient
     nasa: NasaClient
-    gallery: Gallery
-    poller: ImagePoller
-    news: NewsReader | None = None
-    maker: DigestMaker | None = None
+    galleries: dict[str, Gallery]  # rover key -> what its commands read (budgeted for a command's patience)
+    pollers: dict[str, ImagePoller]  # rover key -> its automatic image poll
+    choice: RoverChoice
+    news: NewsReader
+    maker: DigestMaker
     products: ProductMaker | None = None
-    panoramas: Panoramas | None = None
+    panoramas: Panoramas | None = None  # the rover whose records carry camera models (Perseverance)
     rovermaps: RoverMaps | None = None  # one for the bot's lifetime: the parsed traverse and tile cache live here
-    others: dict[str, Gallery] = field(default_factory=dict)  # galleries of the rovers besides Perseverance
 
-    def gallery_for(self, rover: "rovers.Rover") -> Gallery:
-        """The gallery of a rover (its feed, cameras, clock and milestones)."""
-        if rover is rovers.PERSEVERANCE:
-            return self.gallery
-        if rover.key not in self.others:
-            self.others[rover.key] = rover_gallery(rover, self.nasa, self.store, self.clock, self.config)
-        return self.others[rover.key]
+    def gallery_for(self, rover: Rover) -> Gallery:
+        return self.galleries[rover.key]
 
     def automation(self, sender: Sender) -> Automation:
         """The automatic-post machinery, delivering through `sender` (Discord, or a test's)."""
-        courier = Courier(self.store, sender, clock=self.clock, messages_per_hour=self.config.messages_per_hour,
-                          pacer=Pacer(rate=self.config.sends_per_second), admin_channel_id=self.config.admin_channel_id)
-        return Automation(self.store, self.poller, self.news or NewsReader(self.http, self.config.news_feeds),
-                          self.maker or make_digest_maker(self), courier, self.gallery, self.catalogue, clock=self.clock,
-                          poll_interval=self.config.poll_interval_minutes * 60.0,
-                          news_interval=self.config.news_interval_minutes * 60.0,
-                          group_wait=self.config.group_wait_minutes * 60.0,
-                          retention=(self.config.retention_sent_days, self.config.retention_poll_days,
-                                     self.config.retention_image_days), products=self.products,
-                          rovermaps=self.rovermaps, drives_interval=self.config.drives_interval_minutes * 60.0)
-
-
-def make_digest_maker(svc: "Services") -> DigestMaker:
-    return DigestMaker(svc.nasa, svc.catalogue, image_hosts=svc.config.image_hosts,
-                       max_image_bytes=svc.config.max_image_bytes, clock=svc.clock)
-
-
-COMMAND_BUDGET_SECONDS = 18.0  # NASA's part of a slash command's answer; the user hears back within 20 s
+        cfg, s, clock = self.config, self.store, self.clock
+        courier = Courier(s.outbox, s.subscriptions, s.channels, s.state, sender, clock=clock,
+                          messages_per_hour=cfg.messages_per_hour, pacer=Pacer(rate=cfg.sends_per_second),
+                          admin_channel_id=cfg.admin_channel_id)
+        images = [ImagePosts(rovers.ROVERS[key], poller, s.images, s.frames, s.polls, s.subscriptions, s.outbox,
+                             s.transaction, courier, clock=clock, poll_interval=cfg.poll_interval_minutes * 60.0,
+                             group_wait=cfg.group_wait_minutes * 60.0,
+                             products=self.products if rovers.ROVERS[key].panoramas else None,
+                             place_of=self.rovermaps.place_of if self.rovermaps is not None and key == "perseverance" else None)
+                  for key, poller in self.pollers.items()]
+        news = NewsPosts(self.news, s.news, s.polls, s.state, s.subscriptions, s.outbox, s.transaction, courier,
+                         clock=clock, interval=cfg.news_interval_minutes * 60.0)
+        digests = DigestPosts(self.maker, s.images, s.frames, s.news, s.subscriptions, s.outbox, s.digests, s.transaction,
+                              courier, clock=clock, products=self.products, rovermaps=self.rovermaps)
+        drives = [DrivePosts(rover, self.rovermaps, s.polls, s.state, s.subscriptions, s.outbox, s.transaction, courier,
+                             clock=clock, interval=cfg.drives_interval_minutes * 60.0)
+                  for rover in rovers.ROVERS.values()] if self.rovermaps is not None else []
+        upkeep = Upkeep(s.polls, s.outbox, s.state, s.retention, s.db, clock=clock,
+                        keep=(cfg.retention_sent_days, cfg.retention_poll_days, cfg.retention_image_days))
+        return Automation(images, news, digests, drives, upkeep, courier, s.state)
 
 
 def picture_hosts(config: Config) -> tuple[str, ...]:
     """Where a picture in a post may point: NASA's own hosts and those the operator added."""
-    from bot.sources import parse
-
     return tuple(dict.fromkeys((*parse.IMAGE_HOSTS, *config.image_hosts)))
 
 
 def allowed_hosts(config: Config) -> tuple[str, ...]:
     """Every host roverbot may talk to over HTTP, redirects included: NASA's feed, the picture hosts,
     the news feeds."""
-    from urllib.parse import urlsplit
-
     hosts = [urlsplit(config.nasa_base_url).netloc.lower(), *config.image_hosts]
     hosts += [urlsplit(f).netloc.lower() for f in config.news_feeds]
     hosts += [urlsplit(config.maps_base_url).netloc.lower(), *config.tile_hosts]  # NASA's map: layers, tiles, mosaics
     return tuple(dict.fromkeys(hosts))
 
 
-def rover_gallery(rover: "rovers.Rover", nasa: NasaClient, store: Store, clock: Callable[[], datetime],
-                  config: Config) -> Gallery:
-    feed = MslFeed if rover.feed == "msl" else M2020Feed
+def gallery(rover: Rover, nasa: NasaClient, store: Store, clock: Callable[[], datetime], config: Config,
+            place_of: Callable[[str], str | None] | None = None) -> Gallery:
+    """A rover's gallery for commands: NASA's part of an answer fits inside Discord's patience."""
     budgeted = nasa.with_budget(COMMAND_BUDGET_SECONDS)
-    return Gallery(budgeted, store, rover.catalogue, clock=clock, mission=rover.mission, timeline=rover.timeline,
-                   hosts=picture_hosts(config), budget_seconds=COMMAND_BUDGET_SECONDS, feed=feed(budgeted))
+    return Gallery(rover, feed_for(rover.feed, budgeted), store.images, store.frames, store.state, clock=clock,
+                   hosts=picture_hosts(config), budget_seconds=COMMAND_BUDGET_SECONDS, place_of=place_of)
+
+
+def poller(rover: Rover, nasa: NasaClient, store: Store, clock: Callable[[], datetime], config: Config) -> ImagePoller:
+    """A rover's automatic poll (no command budget: a background poll may wait longer)."""
+    return ImagePoller(feed_for(rover.feed, nasa), store.images, store.frames if rover.panoramas else None, store.polls,
+                       store.state, mission=rover.mission, clock=clock, hosts=picture_hosts(config))
+
+
+def assemble(config: Config, clock: Callable[[], datetime], store: Store, http: httpx.AsyncClient, nasa: NasaClient, *,
+             rovermaps: RoverMaps | None, galleries: dict[str, Gallery] | None = None,
+             pollers: dict[str, ImagePoller] | None = None) -> Services:
+    """Every service over one store and one HTTP client (tests pass their own galleries and pollers)."""
+    place_of = rovermaps.place_of if rovermaps is not None else None
+    galleries = dict(galleries or {})
+    pollers = dict(pollers or {})
+    for rover in rovers.ROVERS.values():
+        if rover.key not in galleries:
+            galleries[rover.key] = gallery(rover, nasa, store, clock, config,
+                                           place_of if rover is rovers.PERSEVERANCE else None)
+        if rover.key not in pollers:
+            pollers[rover.key] = poller(rover, nasa, store, clock, config)
+    maker = ProductMaker(nasa, image_hosts=picture_hosts(config), max_image_bytes=config.max_image_bytes)
+    with_products = [galleries[r.key] for r in rovers.ROVERS.values() if r.panoramas]
+    return Services(
+        config=config, clock=clock, store=store, http=http, nasa=nasa, galleries=galleries, pollers=pollers,
+        choice=RoverChoice(store.state), news=NewsReader(http, config.news_feeds),
+        maker=DigestMaker(nasa, image_hosts=picture_hosts(config), max_image_bytes=config.max_image_bytes, clock=clock),
+        products=maker,
+        panoramas=Panoramas(with_products[0], store.frames, maker, budget_seconds=COMMAND_BUDGET_SECONDS) if with_products else None,
+        rovermaps=rovermaps)
 
 
 @contextlib.asynccontextmanager
 async def build(config: Config, clock: Callable[[], datetime] = system_clock, *,
                 database: Path | str | None = None) -> AsyncIterator[Services]:
     """database: another place than config.database (":memory:" for commands that must not create one)."""
-    catalogue = cameras.default()
-    store = Store.open(database or config.database, catalogue)
+    store = Store.open(database or config.database)
     http = make_http_client(config.user_agent, config.timeout_seconds, allowed_hosts(config))
+    svc: Services | None = None
     try:
         nasa = NasaClient(http, config.nasa_base_url, retries=config.retries)
-        rovermaps = RoverMaps(http, config, clock)
-        gallery = PlacedGallery(nasa.with_budget(COMMAND_BUDGET_SECONDS), store, catalogue, clock=clock,
-                                hosts=picture_hosts(config), budget_seconds=COMMAND_BUDGET_SECONDS)
-        gallery.places = rovermaps  # galleries say where a picture was taken, from the held localizations
-        maker = ProductMaker(nasa, image_hosts=picture_hosts(config), max_image_bytes=config.max_image_bytes)
-        yield Services(
-            config=config,
-            clock=clock,
-            catalogue=catalogue,
-            store=store,
-            http=http,
-            nasa=nasa,
-            # A slash command answers within Discord's patience; background polls may wait longer.
-            gallery=gallery,
-            poller=ImagePoller(nasa, store, clock=clock, hosts=picture_hosts(config)),
-            news=NewsReader(http, config.news_feeds),
-            products=maker,
-            panoramas=Panoramas(gallery, store, maker, catalogue, budget_seconds=COMMAND_BUDGET_SECONDS),
-            rovermaps=rovermaps,
-        )
+        svc = assemble(config, clock, store, http, nasa, rovermaps=RoverMaps(http, config, clock))
+        yield svc
     finally:
-        maker.close()
+        if svc is not None and svc.products is not None:
+            svc.products.close()
         await http.aclose()
         store.close()

@@ -4,31 +4,41 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Literal
+from typing import Awaitable, Callable, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot import compose
-from bot.posting import delivery
 from bot.answers import subscribing
-from bot.models import UserFacingError, shown
+from bot.answers.rover_choice import RoverChoice
+from bot.config import Config
+from bot.mars import rovers
+from bot.models import Post, Subscription, UserFacingError, shown
+from bot.posting import delivery
+from bot.store import Subscriptions
 from cogs.replies import answer, tell
 
-if TYPE_CHECKING:
-    from bot.chat.app import RoverBot
-
 Kind = Literal["images", "news", "digest", "drives"]
+Rovers = Literal["perseverance", "curiosity", "both"]
+MissingPermissions = Callable[[int, tuple[str, ...]], Awaitable[list[str]]]
+
+
+def catalogue_of(sub: Subscription):
+    """The camera catalogue of a subscription's rover (a digest of every rover has no camera)."""
+    return rovers.BY_MISSION.get(sub.mission, rovers.PERSEVERANCE).catalogue
 
 
 class SubscriptionCog(commands.Cog, name="subscriptions"):
-    def __init__(self, bot: "RoverBot"):
-        self.bot = bot
-
-    @property
-    def store(self):
-        return self.bot.services.store
+    def __init__(self, subscriptions: Subscriptions, choice: RoverChoice, config: Config, clock: Callable[[], datetime],
+                 preview_digest: Callable[[Subscription], Awaitable[Post]], missing_permissions: MissingPermissions):
+        self.subscriptions = subscriptions
+        self.choice = choice
+        self.config = config
+        self.clock = clock
+        self.preview_digest = preview_digest
+        self.missing_permissions = missing_permissions  # asks Discord about a channel the cache doesn't hold
 
     async def _missing(self, interaction: discord.Interaction, channel: discord.abc.GuildChannel,
                        extra: tuple[str, ...] = ()) -> list[str]:
@@ -42,7 +52,7 @@ class SubscriptionCog(commands.Cog, name="subscriptions"):
             perms = interaction.app_permissions
         else:
             try:
-                return await self.bot.automation.courier.sender.missing_permissions(channel.id, needed)
+                return await self.missing_permissions(channel.id, needed)
             except delivery.DeliveryError:
                 return ["View Channel"]
         return delivery.missing({n: getattr(perms, n) for n in needed}, needed)
@@ -53,6 +63,7 @@ class SubscriptionCog(commands.Cog, name="subscriptions"):
     @app_commands.checks.has_permissions(manage_guild=True)
     @app_commands.describe(
         kind="What to post: new raw images, mission news, a daily digest, or the rover's drives",
+        rover="Whose posts (default: this server's choice); a digest can cover both",
         channel="Where to post: a text channel, or a forum for one post per sol (default: this channel)",
         camera="Only this camera or family, e.g. navcam, mastcam (images and digest)",
         time="Digest time of day, 24-hour HH:MM (default from the bot's config)",
@@ -62,17 +73,18 @@ class SubscriptionCog(commands.Cog, name="subscriptions"):
         post_as="Post under this name through a webhook, e.g. Perseverance (needs Manage Webhooks)",
         avatar="With post_as: an https:// link to the picture shown with the name",
     )
-    async def subscribe(self, interaction: discord.Interaction, kind: Kind,
+    async def subscribe(self, interaction: discord.Interaction, kind: Kind, rover: Rovers | None = None,
                         channel: discord.TextChannel | discord.ForumChannel | None = None,
                         camera: str | None = None, time: str | None = None, timezone: str | None = None,
                         role: discord.Role | None = None, thread_per_sol: bool = False, post_as: str | None = None,
                         avatar: str | None = None) -> None:
         """Post new images, mission news, drives or a daily digest in a channel automatically."""
-        cfg = self.bot.services.config
+        cfg = self.config
         target = channel or interaction.channel
         forum = isinstance(target, discord.ForumChannel)
         try:
-            req = subscribing.check(kind, camera, time, timezone, catalogue=self.bot.services.catalogue,
+            whose = None if rover == "both" else self.choice.chosen(interaction.guild_id, rover)
+            req = subscribing.check(kind, camera, time, timezone, rover=whose,
                                     default_time=cfg.digest_time, default_tz=cfg.default_timezone)
             if role is not None and role.is_default():
                 raise subscribing.BadSubscription("I never ping @everyone; pick a role, or leave `role` empty.")
@@ -89,12 +101,13 @@ class SubscriptionCog(commands.Cog, name="subscriptions"):
             await tell(interaction, f"I can't post in <#{target.id}> yet: I'm missing **{', '.join(missing)}** there. "
                                     "Give me that permission and run /subscribe again.")
             return
-        now = self.bot.services.clock().timestamp()
-        sub = self.store.subscriptions.subscribe(interaction.guild_id, target.id, kind, camera=req.camera.key if req.camera else "",
+        now = self.clock().timestamp()
+        sub = self.subscriptions.subscribe(interaction.guild_id, target.id, kind, mission=req.mission,
+                                   camera=req.camera.key if req.camera else "",
                                    codes=req.camera.codes if req.camera else (), digest_time=req.digest_time,
                                    timezone=req.timezone, role_id=role.id if role else None, at=now,
                                    threads=how.threads, webhook_name=how.webhook_name, webhook_avatar=how.webhook_avatar)
-        line = describe(sub, self.bot.services.catalogue, cfg.messages_per_hour, confirm=True)
+        line = describe(sub, cfg.messages_per_hour, confirm=True)
         if how.webhook_name and hasattr(target, "permissions_for") and interaction.guild is not None \
                 and interaction.guild.me is not None and not target.permissions_for(interaction.guild.me).manage_webhooks:
             line += (f"\nℹ️ I'm missing **Manage Webhooks** in <#{target.id}>, so until I have it I post as myself, "
@@ -103,7 +116,11 @@ class SubscriptionCog(commands.Cog, name="subscriptions"):
 
     @subscribe.autocomplete("camera")
     async def camera_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=n, value=v) for n, v in self.bot.services.catalogue.choices(current)]
+        rover = (interaction.namespace.rover if "rover" in interaction.namespace else None) or None
+        if rover == "both":
+            return []
+        catalogue = self.choice.chosen(interaction.guild_id, rover).catalogue
+        return [app_commands.Choice(name=n, value=v) for n, v in catalogue.choices(current)]
 
     @subscribe.autocomplete("timezone")
     async def zone_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -118,29 +135,28 @@ class SubscriptionCog(commands.Cog, name="subscriptions"):
     async def unsubscribe(self, interaction: discord.Interaction, subscription: str | None = None, kind: Kind | None = None,
                           channel: discord.TextChannel | discord.ForumChannel | None = None) -> None:
         """Stop one subscription (by its id), or a channel's images, news, drives or digest posts."""
-        cat = self.bot.services.catalogue
         if subscription:
             m = re.fullmatch(r"\s*#?(\d+)\s*", subscription)
-            gone = self.store.subscriptions.unsubscribe_id(int(m[1]), interaction.guild_id) if m else None
+            gone = self.subscriptions.unsubscribe_id(int(m[1]), interaction.guild_id) if m else None
             if gone is None:
                 await tell(interaction, f"This server has no subscription `{shown(subscription)}`. `/subscriptions` lists "
                                         "them with their ids.")
                 return
-            await tell(interaction, f"Done: removed #{gone.id}, {describe(gone, cat, 0)}.")
+            await tell(interaction, f"Done: removed #{gone.id}, {describe(gone, 0)}.")
             return
         if kind is None:
             await tell(interaction, "Say which: `subscription:` (an id from `/subscriptions`), or `kind:` for a channel.")
             return
         target_id = channel.id if channel else interaction.channel_id
-        subs = self.store.subscriptions.find(channel_id=target_id, kind=kind) if target_id is not None else []
+        subs = self.subscriptions.find(channel_id=target_id, kind=kind) if target_id is not None else []
         if not subs:
             await tell(interaction, f"<#{target_id}> has no {kind} subscription. `/subscriptions` lists what this server has.")
         elif len(subs) > 1:
-            listing = "\n".join(f"- {describe(s, cat, 0)}" for s in subs)
+            listing = "\n".join(f"- {describe(s, 0)}" for s in subs)
             await tell(interaction, compose.clip(f"<#{target_id}> has {len(subs)} {kind} subscriptions; say which with "
                                                  f"`/unsubscribe subscription:#id`:\n{listing}", compose.MAX_CONTENT))
         else:
-            self.store.subscriptions.unsubscribe_id(subs[0].id)
+            self.subscriptions.unsubscribe_id(subs[0].id)
             await tell(interaction, f"Done: no more {kind} posts in <#{target_id}>.")
 
     @unsubscribe.autocomplete("subscription")
@@ -149,10 +165,10 @@ class SubscriptionCog(commands.Cog, name="subscriptions"):
         guild = interaction.guild
         typed = current.strip().lstrip("#").lower()
         out = []
-        for sub in self.store.subscriptions.find(guild_id=interaction.guild_id):
+        for sub in self.subscriptions.find(guild_id=interaction.guild_id):
             where = guild.get_channel(sub.channel_id) if guild else None
             role = guild.get_role(sub.role_id) if guild and sub.role_id else None
-            name = plain(sub, self.bot.services.catalogue, f"#{where.name}" if where else f"channel {sub.channel_id}",
+            name = plain(sub, f"#{where.name}" if where else f"channel {sub.channel_id}",
                          f"@{role.name}" if role else (f"role {sub.role_id}" if sub.role_id else ""))
             if typed in name.lower():
                 out.append(app_commands.Choice(name=name[:100], value=f"#{sub.id}"))
@@ -164,12 +180,11 @@ class SubscriptionCog(commands.Cog, name="subscriptions"):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def subscriptions(self, interaction: discord.Interaction) -> None:
         """List this server's automatic posts with their ids, and any that are paused and why."""
-        subs = self.store.subscriptions.find(guild_id=interaction.guild_id)
+        subs = self.subscriptions.find(guild_id=interaction.guild_id)
         if not subs:
             await tell(interaction, "This server has no automatic posts yet. Start with `/subscribe kind:images`.")
             return
-        cfg = self.bot.services.config
-        lines = [describe(s, self.bot.services.catalogue, cfg.messages_per_hour) for s in subs]
+        lines = [describe(s, self.config.messages_per_hour) for s in subs]
         lines.append("-# Remove one with `/unsubscribe subscription:#id`.")
         await tell(interaction, compose.clip("\n".join(lines), compose.MAX_CONTENT))
 
@@ -177,30 +192,38 @@ class SubscriptionCog(commands.Cog, name="subscriptions"):
     @app_commands.guild_only()
     async def digest(self, interaction: discord.Interaction) -> None:
         """Preview, only for you, what the next daily digest in this channel will contain."""
-        sub = self.store.subscriptions.subscription(interaction.channel_id or 0, "digest")
+        sub = self.subscriptions.subscription(interaction.channel_id or 0, "digest")
         if sub is None:
             await tell(interaction, "This channel has no daily digest. Someone with Manage Server can add one with "
                                     "`/subscribe kind:digest`.")
             return
-        await answer(interaction, lambda: self.bot.automation.preview_digest(sub), ephemeral=True)
+        await answer(interaction, lambda: self.preview_digest(sub), ephemeral=True)
 
 
-WHAT = {"images": "new raw images", "news": "mission news", "digest": "a daily digest", "drives": "Perseverance's drives"}
+def whose(sub: Subscription) -> str:
+    """ "Perseverance", "Curiosity", or both for a digest of every rover."""
+    rover = rovers.BY_MISSION.get(sub.mission)
+    return rover.name if rover is not None else " & ".join(r.name for r in rovers.ROVERS.values())
 
 
-def plain(sub, catalogue, where: str, role: str) -> str:
+def what_of(sub: Subscription) -> str:
+    return {"images": f"{whose(sub)}'s new raw images", "news": "mission news",
+            "digest": f"a daily digest of {whose(sub)}", "drives": f"{whose(sub)}'s drives"}[sub.kind]
+
+
+def plain(sub, where: str, role: str) -> str:
     """One subscription in plain words, for an autocomplete choice: "#12 · #photos: Mastcam-Z images @fans"."""
-    what = {"images": "images", "news": "news", "digest": f"digest at {sub.digest_time}", "drives": "drives"}[sub.kind]
+    what = {"images": f"{whose(sub)} images", "news": "news", "digest": f"digest at {sub.digest_time}",
+            "drives": f"{whose(sub)} drives"}[sub.kind]
     if sub.camera:
-        what = f"{catalogue.resolve(sub.camera).label} {what}"
+        what = f"{catalogue_of(sub).resolve(sub.camera).label} {what}"
     return " ".join(p for p in (f"#{sub.id} · {where}: {what}", role) if p)
 
 
-def describe(sub, catalogue, per_hour: int, confirm: bool = False) -> str:
-    what = WHAT[sub.kind]
-    parts = [f"`#{sub.id}` <#{sub.channel_id}> gets {what}"]
+def describe(sub, per_hour: int, confirm: bool = False) -> str:
+    parts = [f"`#{sub.id}` <#{sub.channel_id}> gets {what_of(sub)}"]
     if sub.camera:
-        parts.append(f"from {catalogue.resolve(sub.camera).label}")
+        parts.append(f"from {catalogue_of(sub).resolve(sub.camera).label}")
     if sub.kind == "digest":
         parts.append(f"at {sub.digest_time} {sub.timezone}")
     if sub.role_id:

@@ -11,6 +11,8 @@ from bot.mars import cameras
 from bot.sources import parse
 from bot.config import Config
 from bot.answers.gallery import Gallery
+from bot.mars import rovers
+from bot.sources.feeds import feed_for
 from bot.sources.nasa import NasaClient, make_http_client
 from bot.posting.poller import ImagePoller
 from bot.store import Store
@@ -46,7 +48,7 @@ def catalogue():
 
 @pytest.fixture
 def store(tmp_path, catalogue):
-    s = Store.open(tmp_path / "roverbot.sqlite3", catalogue)
+    s = Store.open(tmp_path / "roverbot.sqlite3")
     yield s
     s.close()
 
@@ -64,14 +66,28 @@ async def nasa(nasa_standin):
     await http.aclose()
 
 
+HOSTS = (*parse.IMAGE_HOSTS, "127.0.0.1")
+
+
+def rover_gallery(rover, nasa, store, clock, **options) -> Gallery:
+    return Gallery(rover, feed_for(rover.feed, nasa), store.images, store.frames, store.state, clock=clock, hosts=HOSTS,
+                   **options)
+
+
+def rover_poller(rover, nasa, store, clock) -> ImagePoller:
+    return ImagePoller(feed_for(rover.feed, nasa), store.images, store.frames if rover.panoramas else None, store.polls,
+                       store.state, mission=rover.mission, clock=clock, hosts=HOSTS)
+
+
 @pytest.fixture
-def gallery(nasa, store, catalogue, clock):
-    return Gallery(nasa, store, catalogue, clock=clock, hosts=(*parse.IMAGE_HOSTS, "127.0.0.1"))
+def gallery(nasa, store, clock):
+    """Perseverance's gallery (the rover most tests are about)."""
+    return rover_gallery(rovers.PERSEVERANCE, nasa, store, clock)
 
 
 @pytest.fixture
 def poller(nasa, store, clock):
-    return ImagePoller(nasa, store, clock=clock, hosts=(*parse.IMAGE_HOSTS, "127.0.0.1"))
+    return rover_poller(rovers.PERSEVERANCE, nasa, store, clock)
 
 
 @pytest.fixture
@@ -81,15 +97,16 @@ def discord_standin():
     standin.stop()
 
 
-def _services(config, clock, catalogue, store, nasa, gallery, poller):
+def _services(config, clock, catalogue, store, nasa, gallery, poller, rovermaps=None):
+    """Services as services.build wires them, over the test's store and client, with Perseverance's
+    gallery and poller the tests' own (Curiosity's are made alike)."""
     from bot import services
-    from bot.answers.panoramas import Panoramas
-    from bot.imagery.maker import ProductMaker
 
-    maker = ProductMaker(nasa, image_hosts=(*parse.IMAGE_HOSTS, "127.0.0.1"), max_image_bytes=config.max_image_bytes)
-    return services.Services(config=config, clock=clock, catalogue=catalogue, store=store, http=nasa.http, nasa=nasa,
-                             gallery=gallery, poller=poller, products=maker,
-                             panoramas=Panoramas(gallery, store, maker, catalogue))
+    curiosity = rovers.CURIOSITY
+    return services.assemble(config, clock, store, nasa.http, nasa, rovermaps=rovermaps,
+                             galleries={"perseverance": gallery,
+                                        "curiosity": rover_gallery(curiosity, nasa, store, clock)},
+                             pollers={"perseverance": poller, "curiosity": rover_poller(curiosity, nasa, store, clock)})
 
 
 @pytest.fixture

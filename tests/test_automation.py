@@ -57,7 +57,7 @@ async def test_subscribe_names_the_missing_permission(connected_bot, discord_sta
 
 @pytest.mark.parametrize("command", ["subscribe", "unsubscribe", "subscriptions"])
 async def test_admin_commands_are_enforced_on_the_server_side(connected_bot, discord_standin, store, clock, command, caplog):
-    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "news", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "news", mission="mars2020", at=clock().timestamp())
     payload = {
         "subscribe": lambda: subscribe(connected_bot, discord_standin, "images"),
         "unsubscribe": lambda: discord_standin.command("unsubscribe", {"kind": "news"}),
@@ -87,7 +87,7 @@ async def test_subscribe_bad_input(connected_bot, discord_standin, store, option
 async def test_baseline_then_a_600_image_sol_in_grouped_posts(connected_bot, discord_standin, nasa_standin, store, clock, automation):
     first = await automation.images_cycle()  # fresh start: a baseline, nothing old posted
     assert first.new == 0 and store.outbox.counts() == {}
-    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", mission="mars2020", at=clock().timestamp())
     clock.now += timedelta(minutes=10)
     nasa_standin.records += burst(1995, clock.now, nasa_standin.url,
                                   {"NAVCAM_LEFT": 200, "NAVCAM_RIGHT": 200, "MCZ_LEFT": 150, "FRONT_HAZCAM_LEFT_A": 50})
@@ -106,14 +106,14 @@ async def test_new_subscription_gets_nothing_received_before_it(connected_bot, d
     await automation.images_cycle()
     nasa_standin.records += burst(1995, clock.now - timedelta(hours=2), nasa_standin.url, {"NAVCAM_LEFT": 3})
     clock.now += timedelta(minutes=10)
-    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", mission="mars2020", at=clock().timestamp())
     await automation.images_cycle()
     assert discord_standin.general.messages == []
 
 
 async def test_role_is_the_only_ping(connected_bot, discord_standin, nasa_standin, store, clock, automation):
     await automation.images_cycle()
-    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", role_id=4242, at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", mission="mars2020", role_id=4242, at=clock().timestamp())
     recs = burst(1995, clock.now + timedelta(minutes=1), nasa_standin.url, {"NAVCAM_LEFT": 2})
     recs[0]["caption"] = "@everyone look! <@123> @here **bold**\n\nrest"
     nasa_standin.records += recs
@@ -130,8 +130,8 @@ async def test_budget_overflow_rolls_into_the_digest(connected_bot, discord_stan
     ch = discord_standin.general.id
     await automation.images_cycle()
     now = clock().timestamp()
-    store.subscriptions.subscribe(discord_standin.guild_id, ch, "images", at=now)
-    store.subscriptions.subscribe(discord_standin.guild_id, ch, "digest", digest_time="09:00", timezone="UTC", at=now)
+    store.subscriptions.subscribe(discord_standin.guild_id, ch, "images", mission="mars2020", at=now)
+    store.subscriptions.subscribe(discord_standin.guild_id, ch, "digest", mission="mars2020", digest_time="09:00", timezone="UTC", at=now)
     recs = burst(1995, clock.now + timedelta(minutes=1), nasa_standin.url, {"NAVCAM_LEFT": 200, "MCZ_LEFT": 50})
     serve_images(nasa_standin, recs)
     nasa_standin.records += recs
@@ -145,7 +145,7 @@ async def test_budget_overflow_rolls_into_the_digest(connected_bot, discord_stan
     digest = discord_standin.general.messages[-1]
     text = digest["embeds"][0]["description"]
     assert "Held back by this channel's hourly limit: +" in text and "frames" in text
-    held_count = sum(e.payload["count"] for e in held)
+    held_count = sum(e.payload.count for e in held)
     assert f"+{held_count} more" in text or "more Navcam frames" in text
     assert store.outbox.entries(status="held") == [] and len(store.outbox.entries(status="digested")) == 4
     assert digest["attachments"][0]["filename"] == "digest.jpg"
@@ -163,7 +163,7 @@ def _digest_days(ds: DiscordStandIn):
 async def test_digest_at_nine_berlin_across_dst(connected_bot, discord_standin, store, clock, automation, days, change):
     start, n = days
     clock.now = start
-    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", digest_time="09:00",
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", mission="mars2020", digest_time="09:00",
                     timezone="Europe/Berlin", at=start.timestamp())
     sent_at = []
     while clock.now < start + timedelta(days=n):
@@ -184,7 +184,7 @@ async def test_digest_at_nine_berlin_across_dst(connected_bot, discord_standin, 
 async def test_downtime_catches_up_with_one_digest(connected_bot, discord_standin, store, clock, automation):
     t0 = datetime(2026, 10, 1, 6, 0, tzinfo=timezone.utc)
     clock.now = t0
-    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", timezone="UTC", at=t0.timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", mission="mars2020", timezone="UTC", at=t0.timestamp())
     clock.now = t0 + timedelta(hours=4)
     await automation.digest_cycle()
     assert len(_digest_days(discord_standin)) == 1
@@ -200,7 +200,7 @@ async def test_downtime_catches_up_with_one_digest(connected_bot, discord_standi
 async def test_restart_before_during_and_after_a_digest(connected_bot, discord_standin, store, clock, automation, monkeypatch):
     t0 = datetime(2026, 10, 1, 8, 0, tzinfo=timezone.utc)
     clock.now = t0
-    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", timezone="UTC", at=t0.timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", mission="mars2020", timezone="UTC", at=t0.timestamp())
     # before: a restarted bot (new objects, same database) waits for 09:00
     fresh = connected_bot.services.automation(automation.courier.sender)
     assert await fresh.digest_cycle() == 0
@@ -227,7 +227,7 @@ async def test_restart_before_during_and_after_a_digest(connected_bot, discord_s
 @pytest.mark.fault("Process", "killed after Discord accepted a post, before it was recorded (in-process)", "re-sent with the same nonce: one message")
 async def test_kill_between_send_and_record_does_not_double(connected_bot, discord_standin, nasa_standin, store, clock, automation, monkeypatch):
     await automation.images_cycle()
-    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", mission="mars2020", at=clock().timestamp())
     nasa_standin.records += burst(1995, clock.now + timedelta(minutes=1), nasa_standin.url, {"MCZ_LEFT": 3})
     clock.now += timedelta(minutes=10)
 
@@ -249,14 +249,14 @@ async def test_kill_between_send_and_record_does_not_double(connected_bot, disco
 
 async def test_kill_between_poll_and_queue_loses_nothing(connected_bot, discord_standin, nasa_standin, store, clock, automation, monkeypatch):
     await automation.images_cycle()
-    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", mission="mars2020", at=clock().timestamp())
     nasa_standin.records += burst(1995, clock.now + timedelta(minutes=1), nasa_standin.url, {"MCZ_LEFT": 3})
     clock.now += timedelta(minutes=10)
 
     def die():
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(automation, "dispatch_images", die)
+    monkeypatch.setattr(automation.images[0], "dispatch", die)
     with pytest.raises(KeyboardInterrupt):
         await automation.images_cycle()
     monkeypatch.undo()
@@ -273,7 +273,7 @@ async def test_403_pauses_tells_the_server_once_and_resumes(connected_bot, disco
     discord_standin.call(discord_standin.send_dispatch("CHANNEL_CREATE", discord_standin.channel_object(photos)))
     await settle()
     await automation.images_cycle()
-    store.subscriptions.subscribe(discord_standin.guild_id, photos.id, "images", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, photos.id, "images", mission="mars2020", at=clock().timestamp())
     discord_standin.set_permissions(photos, VIEW_CHANNEL)  # someone took Send Messages away
     await settle()
     nasa_standin.records += burst(1995, clock.now + timedelta(minutes=1), nasa_standin.url, {"MCZ_LEFT": 3})
@@ -302,7 +302,7 @@ async def test_403_pauses_tells_the_server_once_and_resumes(connected_bot, disco
 async def test_deleted_channel_pauses_never_deletes(connected_bot, discord_standin, nasa_standin, store, clock, automation):
     gone = discord_standin.add_channel("gone")
     await automation.images_cycle()
-    store.subscriptions.subscribe(discord_standin.guild_id, gone.id, "images", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, gone.id, "images", mission="mars2020", at=clock().timestamp())
     discord_standin.delete_channel(gone)
     await settle()
     nasa_standin.records += burst(1995, clock.now + timedelta(minutes=1), nasa_standin.url, {"MCZ_LEFT": 2})
@@ -329,10 +329,10 @@ async def test_news_posted_once_and_an_edited_item_is_not_reposted(connected_bot
     svc = connected_bot.services
     svc.config = replace(config, news_feeds=(feed_url,))
     auto = svc.automation(connected_bot.automation.courier.sender)
-    auto.news.feeds = [feed_url]
+    auto.news.reader.feeds = [feed_url]
     nasa_standin.files[feed] = NEWS.format(items=ITEM.format(title="Old story", slug="old", guid=1)).encode()
     await auto.news_cycle()  # baseline
-    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "news", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "news", mission="mars2020", at=clock().timestamp())
     items = ITEM.format(title="Perseverance finds a rock", slug="rock", guid=2) + ITEM.format(title="Old story", slug="old", guid=1)
     nasa_standin.files[feed] = NEWS.format(items=items).encode()
     await auto.news_cycle()
@@ -356,13 +356,13 @@ async def test_subscriptions_list_unsubscribe_and_digest_preview(connected_bot, 
     from bot.sources import parse
 
     store.images.record(parse.page({"images": recs}, hosts=(*parse.IMAGE_HOSTS, "127.0.0.1")).images, store.polls.start_poll("images"), seen_at=clock().timestamp() - 60)
-    store.subscriptions.subscribe(discord_standin.guild_id, ch.id, "digest", digest_time="18:30", timezone="Europe/Berlin",
+    store.subscriptions.subscribe(discord_standin.guild_id, ch.id, "digest", mission="mars2020", digest_time="18:30", timezone="Europe/Berlin",
                     at=clock().timestamp() - 3600)
-    store.subscriptions.subscribe(discord_standin.guild_id, ch.id, "images", camera="mastcam", codes=("MCZ_LEFT", "MCZ_RIGHT"),
+    store.subscriptions.subscribe(discord_standin.guild_id, ch.id, "images", mission="mars2020", camera="mastcam", codes=("MCZ_LEFT", "MCZ_RIGHT"),
                     at=clock().timestamp())
     await dispatch(connected_bot, discord_standin.command("subscriptions", permissions=admin))
     listing = discord_standin.calls("POST", "/callback")[-1]["json"]["data"]
-    assert listing["flags"] & 64 and "a daily digest at 18:30 Europe/Berlin" in listing["content"]
+    assert listing["flags"] & 64 and "a daily digest of Perseverance at 18:30 Europe/Berlin" in listing["content"]
     assert "new raw images from Mastcam-Z" in listing["content"]
     # anyone may preview the digest, privately
     await dispatch(connected_bot, discord_standin.command("digest"))
@@ -383,7 +383,7 @@ async def test_subscriptions_list_unsubscribe_and_digest_preview(connected_bot, 
 @pytest.mark.fault("NASA", "the feed quiet for days (solar conjunction)", "the digest still comes and says why")
 async def test_digest_on_a_quiet_day_says_why(connected_bot, discord_standin, store, clock, automation):
     clock.now = datetime(2026, 1, 8, 6, 0, tzinfo=timezone.utc)  # solar conjunction, January 2026
-    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", timezone="UTC", at=clock.now.timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", mission="mars2020", timezone="UTC", at=clock.now.timestamp())
     clock.now = datetime(2026, 1, 8, 9, 1, tzinfo=timezone.utc)
     await automation.digest_cycle()
     [msg] = discord_standin.general.messages
@@ -398,7 +398,7 @@ async def test_a_sequence_arriving_over_several_polls_is_one_post(connected_bot,
     svc.config = replace(svc.config, group_wait_minutes=10)
     auto = svc.automation(connected_bot.automation.courier.sender)
     await auto.images_cycle()
-    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", mission="mars2020", at=clock().timestamp())
     for part in range(3):  # one Mastcam-Z sequence, downlinked in three pieces ten minutes apart
         nasa_standin.records += [make_record(1995, "MCZ_LEFT", n=part * 10 + i, sequence="ZCAM07777",
                                              received=clock.now + timedelta(seconds=30 + i)) for i in range(4)]
@@ -410,7 +410,7 @@ async def test_a_sequence_arriving_over_several_polls_is_one_post(connected_bot,
     [post] = discord_standin.general.messages
     assert "12 pictures · sequence ZCAM07777" in post["content"]
     [entry] = store.outbox.entries(kind="images")
-    assert entry.status == "sent" and len(entry.payload["exposures"]) == 12
+    assert entry.status == "sent" and len(entry.payload.exposures) == 12
 
 
 async def test_digest_content_is_computed_once_per_window_for_many_channels(connected_bot, discord_standin, nasa_standin, store, clock, automation):
@@ -421,16 +421,16 @@ async def test_digest_content_is_computed_once_per_window_for_many_channels(conn
         discord_standin.call(discord_standin.send_dispatch("CHANNEL_CREATE", discord_standin.channel_object(ch)))
     await settle()
     for ch in channels:
-        store.subscriptions.subscribe(discord_standin.guild_id, ch.id, "digest", timezone="UTC", at=clock().timestamp() - 86400)
+        store.subscriptions.subscribe(discord_standin.guild_id, ch.id, "digest", mission="mars2020", timezone="UTC", at=clock().timestamp() - 86400)
     recs = burst(1995, clock.now - timedelta(hours=1), nasa_standin.url, {"MCZ_LEFT": 3})
     serve_images(nasa_standin, recs)
     nasa_standin.records += recs
     await automation.images_cycle()
     clock.now = (clock.now + timedelta(days=1)).replace(hour=9, minute=1)
-    before = automation.days_computed
+    before = automation.digests.days_computed
     assert await automation.digest_cycle() == 3
     assert [len(ch.messages) for ch in channels] == [1, 1, 1]
-    assert automation.days_computed - before == 1
+    assert automation.digests.days_computed - before == 1
     # each channel gets the picture as its own upload: never another message's (expiring) attachment URL
     assert all(len(ch.messages[0]["attachments"]) == 1 for ch in channels)
     assert discord_standin.embeds_referencing_foreign_attachments() == []

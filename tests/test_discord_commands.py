@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import dispatch
+from bot.mars import rovers
+from tests.conftest import _services, dispatch
 from tests.nasa_standin import Fault, make_record
 
 
@@ -59,8 +60,7 @@ async def test_buttons_keep_working_after_a_restart(discord_standin, nasa_standi
 
     _sol3(nasa_standin)
     app.apply_endpoints({"DISCORD_API_BASE": discord_standin.api_base})
-    svc = services.Services(config=config, clock=clock, catalogue=catalogue, store=store, http=nasa.http, nasa=nasa,
-                            gallery=gallery, poller=poller)
+    svc = _services(config, clock, catalogue, store, nasa, gallery, poller)
     fresh = app.RoverBot(svc, guild_ready_timeout=0.1)
     await fresh.login("t")
     try:
@@ -112,7 +112,7 @@ async def test_unexpected_failure_is_logged_and_apologised_for(bot, discord_stan
     async def broken(*a, **k):
         raise KeyError("surprise")
 
-    monkeypatch.setattr(bot.services.gallery, "latest", broken)
+    monkeypatch.setattr(bot.services.gallery_for(rovers.PERSEVERANCE), "latest", broken)
     await dispatch(bot, discord_standin.command("latest", {}))
     [followup] = discord_standin.calls("POST", r"/webhooks/\d+/[^/]+$")
     assert followup["json"]["flags"] & 64 and "Sorry" in followup["json"]["content"]

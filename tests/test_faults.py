@@ -29,7 +29,7 @@ async def serves(bot, ds) -> None:
 
 async def subscribed(bot, ds, store, clock, kind="images"):
     await bot.automation.images_cycle()  # baseline
-    store.subscriptions.subscribe(ds.guild_id, ds.general.id, kind, at=clock().timestamp())
+    store.subscriptions.subscribe(ds.guild_id, ds.general.id, kind, mission="mars2020", at=clock().timestamp())
 
 
 def new_pictures(nasa_standin, clock, n=3, code="MCZ_LEFT", sol=1995):
@@ -163,14 +163,14 @@ async def test_digest_with_broken_images(connected_bot, discord_standin, nasa_st
     nasa_standin.files[small(recs[2])] = bomb.getvalue()  # decompression bomb
     clock.now = clock.now.replace(hour=9, minute=1)
     store.images.record(parse.page({"images": recs}, hosts=(*parse.IMAGE_HOSTS, "127.0.0.1")).images, store.polls.start_poll("images"), seen_at=clock().timestamp() - 120)
-    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", timezone="UTC",
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", mission="mars2020", timezone="UTC",
                     at=clock().timestamp() - 86400)
     await connected_bot.automation.digest_cycle()
     await connected_bot.automation.digest_cycle()
     [digest] = [m for m in discord_standin.general.messages if m["attachments"]]
     assert digest["attachments"][0]["filename"] == "digest.jpg" and "9 new pictures" in digest["embeds"][0]["description"]
-    assert connected_bot.automation.maker._sheets and list(connected_bot.automation.maker._sheets.values())[0][1] == 6
-    assert connected_bot.automation.maker.sheets_composed == 1
+    assert connected_bot.automation.digests.maker._sheets and list(connected_bot.automation.digests.maker._sheets.values())[0][1] == 6
+    assert connected_bot.automation.digests.maker.sheets_composed == 1
     await serves(connected_bot, discord_standin)
 
 

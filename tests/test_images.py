@@ -76,13 +76,13 @@ async def test_digest_picture_uses_small_renditions_from_allowed_hosts_only(nasa
     recs.append(make_record(10, "MCZ_RIGHT", n=99, sequence="EVIL00001", host="http://203.0.113.9"))  # not allowed
     serve_images(nasa_standin, recs)
     found = parse.page({"images": recs}, hosts=(*parse.IMAGE_HOSTS, "127.0.0.1")).images
-    maker = DigestMaker(nasa, catalogue, image_hosts=("127.0.0.1",), max_image_bytes=2_000_000, clock=clock)
-    data, used = await maker.picture(found)
+    maker = DigestMaker(nasa, image_hosts=("127.0.0.1",), max_image_bytes=2_000_000, clock=clock)
+    data, used = await maker.picture(found, catalogue)
     assert data and used == 12
     fetched = [r["path"] for r in nasa_standin.requests if r["path"].endswith(".jpg")]
     assert fetched and all(p.endswith("_320.jpg") for p in fetched)  # never _1200 or the full-res .png
     assert not any("203.0.113.9" in r["path"] for r in nasa_standin.requests)
-    again = await maker.picture(found)
+    again = await maker.picture(found, catalogue)
     assert again == (data, used) and maker.sheets_composed == 1  # composed once, reused
 
 

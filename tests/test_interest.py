@@ -159,11 +159,11 @@ async def test_the_realistic_burst_keeps_the_360_and_the_mastcam_sequence_within
     ctx = context_for(records, last_posted={"navcam": NOW - timedelta(hours=2)})
     hour = await deliver(tmp_path / "burst.sqlite3", ranked(images, ctx), budget=12)
     seq = {i.exposure_id: i.sequence for i in images}
-    posted_sequences = {seq[x] for p in hour.sent for x in p["exposures"]}
+    posted_sequences = {seq[x] for p in hour.sent for x in p.exposures}
     assert len(hour.sent) <= 12
     assert {NAVCAM_360, MASTCAM_MOSAIC} <= posted_sequences
     assert len(hour.held) >= 1  # more groups than the budget: the rest waits for the digest ...
-    reached = [x for p in hour.sent + hour.held for x in p["exposures"]]
+    reached = [x for p in hour.sent + hour.held for x in p.exposures]
     assert sorted(reached) == sorted(seq)  # ... and every picture is posted or held, once
 
 

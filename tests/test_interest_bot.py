@@ -14,8 +14,8 @@ async def test_a_realistic_downlink_spends_the_hour_on_the_best_and_holds_the_re
     automation.courier.messages_per_hour = 12
     await automation.images_cycle()  # the baseline
     ch = discord_standin.general
-    store.subscriptions.subscribe(discord_standin.guild_id, ch.id, "images", at=clock().timestamp())
-    store.subscriptions.subscribe(discord_standin.guild_id, ch.id, "digest", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, ch.id, "images", mission="mars2020", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, ch.id, "digest", mission="mars2020", at=clock().timestamp())
     records = realistic_burst()
     arrival = clock.now + timedelta(minutes=1)
     for i, rec in enumerate(records):
@@ -32,5 +32,5 @@ async def test_a_realistic_downlink_spends_the_hour_on_the_best_and_holds_the_re
     assert sum("Hazcam" in m["content"] and "New from" in m["content"] for m in posted) <= 1
     # nothing dropped: every exposure is in a sent or a held post
     exposures = {e for entry in store.outbox.entries(kind="images") if entry.status in ("sent", "held")
-                 for e in entry.payload.get("exposures", [])}
+                 for e in entry.payload.exposures}
     assert len(exposures) == 324

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot.mars import cameras
-from bot.posting.poller import BASELINE_KEY, WATERMARK_KEY
+BASELINE_KEY, WATERMARK_KEY = "images.baseline_at", "images.received_watermark"  # Perseverance's poll state
 from bot.store import Store
 from tests.nasa_standin import make_record, serve_images
 
@@ -46,13 +46,13 @@ def _wait(predicate, timeout: float, what: str) -> None:
 def test_sigkill_then_restart_delivers_exactly_once(tmp_path, discord_standin, nasa_standin, step):
     now = datetime.now(timezone.utc)
     db = tmp_path / "roverbot.sqlite3"
-    store = Store.open(db, cameras.default())
+    store = Store.open(db)
     store.state.put(BASELINE_KEY, str((now - timedelta(days=1)).timestamp()))
     store.state.put(WATERMARK_KEY, (now - timedelta(hours=1)).isoformat())
     general = discord_standin.general.id
-    store.subscriptions.subscribe(discord_standin.guild_id, general, "images", at=(now - timedelta(hours=2)).timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, general, "images", mission="mars2020", at=(now - timedelta(hours=2)).timestamp())
     due = (now - timedelta(minutes=2)).strftime("%H:%M")
-    store.subscriptions.subscribe(discord_standin.guild_id, general, "digest", digest_time=due, timezone="UTC",
+    store.subscriptions.subscribe(discord_standin.guild_id, general, "digest", mission="mars2020", digest_time=due, timezone="UTC",
                     at=(now - timedelta(days=2)).timestamp())
     store.close()
     recs = [make_record(2050, "MCZ_LEFT", n=i, sequence="ZCAM09000", host=nasa_standin.url,
@@ -83,7 +83,7 @@ def test_sigkill_then_restart_delivers_exactly_once(tmp_path, discord_standin, n
         second.wait(timeout=30)
     assert len(image_posts()) == 1 and len(digests()) == 1, [m["content"] for m in messages]
     assert "3 pictures" in image_posts()[0]["content"]
-    store = Store.open(db, cameras.default())
+    store = Store.open(db)
     try:
         assert {e.status for e in store.outbox.entries()} == {"sent"}
         assert len(store.outbox.entries()) == 2

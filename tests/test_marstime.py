@@ -30,10 +30,10 @@ def test_every_validation_record(rec):
 
 
 def test_sol_intervals_from_the_doc():
-    start, end = marstime.sol_interval(0)
+    start, end = marstime.sol_interval(0, marstime.PERSEVERANCE)
     assert abs(start - datetime(2021, 2, 18, 4, 24, 15, tzinfo=timezone.utc)) < timedelta(seconds=2)
     assert abs(end - datetime(2021, 2, 19, 5, 3, 50, tzinfo=timezone.utc)) < timedelta(seconds=2)
-    start, end = marstime.sol_interval(3)
+    start, end = marstime.sol_interval(3, marstime.PERSEVERANCE)
     assert abs(start - datetime(2021, 2, 21, 6, 23, 0, tzinfo=timezone.utc)) < timedelta(seconds=2)
     assert abs((end - start).total_seconds() - marstime.SOL_SECONDS) < 0.01
     start, _ = marstime.sol_interval(0, marstime.CURIOSITY)
@@ -42,14 +42,14 @@ def test_sol_intervals_from_the_doc():
 
 @pytest.mark.parametrize("sol", [0, 1, 100, 1000, 2000])
 def test_inverse_round_trips(sol):
-    start, end = marstime.sol_interval(sol)
-    assert marstime.sol_at(start + timedelta(seconds=1)) == sol
-    assert marstime.sol_at(end - timedelta(seconds=1)) == sol
-    assert marstime.sol_at(end + timedelta(seconds=1)) == sol + 1
+    start, end = marstime.sol_interval(sol, marstime.PERSEVERANCE)
+    assert marstime.sol_at(start + timedelta(seconds=1), marstime.PERSEVERANCE) == sol
+    assert marstime.sol_at(end - timedelta(seconds=1), marstime.PERSEVERANCE) == sol
+    assert marstime.sol_at(end + timedelta(seconds=1), marstime.PERSEVERANCE) == sol + 1
 
 
 def test_naive_times_are_utc_and_overlap():
     naive = datetime(2021, 2, 21, 12, 0)
-    assert marstime.sol_at(naive) == marstime.sol_at(naive.replace(tzinfo=timezone.utc)) == 3
-    day = marstime.sols_overlapping(datetime(2021, 2, 21, tzinfo=timezone.utc), datetime(2021, 2, 22, tzinfo=timezone.utc))
+    assert marstime.sol_at(naive, marstime.PERSEVERANCE) == marstime.sol_at(naive.replace(tzinfo=timezone.utc), marstime.PERSEVERANCE) == 3
+    day = marstime.sols_overlapping(datetime(2021, 2, 21, tzinfo=timezone.utc), datetime(2021, 2, 22, tzinfo=timezone.utc), marstime.PERSEVERANCE)
     assert list(day) == [2, 3]

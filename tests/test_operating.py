@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.mars import rovers
+from tests.conftest import rover_gallery
 from tests.nasa_standin import Fault, make_record
 from tests.test_cli import AT, _config, roverbot
 from tests.test_discord_run import _env
@@ -269,7 +271,7 @@ async def test_a_slash_command_has_its_own_nasa_budget_while_polls_keep_theirs(n
     http = make_http_client("roverbot-tests (contact: tests@example.org)", 30)
     nasa = NasaClient(http, nasa_standin.url, retries=3, backoff_seconds=5)  # a poll's patience: minutes
     nasa_standin.faults.extend([Fault(delay=30.0)] * 4)
-    gallery = Gallery(nasa.with_budget(1.5), store, catalogue, clock=clock, budget_seconds=1.5)
+    gallery = rover_gallery(rovers.PERSEVERANCE, nasa.with_budget(1.5), store, clock, budget_seconds=1.5)
     t0 = time.monotonic()
     try:
         with pytest.raises(NasaUnavailable, match="isn't answering"):

@@ -37,7 +37,7 @@ def test_healthcheck_fails_without_a_recent_check_in(tmp_path):
     from bot.mars import cameras
     from bot.store import Store
 
-    store = Store.open(tmp_path / "roverbot.sqlite3", cameras.default())
+    store = Store.open(tmp_path / "roverbot.sqlite3")
     store.state.put("heartbeat", str(datetime.now(timezone.utc).timestamp() - 3600))
     r = run()
     assert r.returncode == 1 and re.search(r"last checked in 36\d\d s ago", r.stderr)  # a busy machine adds a second

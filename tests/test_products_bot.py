@@ -58,7 +58,7 @@ async def test_a_panorama_sequence_is_posted_as_the_assembled_panorama(connected
                                                                        clock, scene, pan_records):
     automation = connected_bot.automation
     await automation.images_cycle()  # the baseline
-    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", mission="mars2020", at=clock().timestamp())
     nasa_standin.records += _arrive(pan_records, clock.now + timedelta(minutes=1))
     clock.now += timedelta(minutes=10)
     await automation.images_cycle()
@@ -74,7 +74,7 @@ async def test_a_product_that_fails_falls_back_to_the_plain_post_logged_once(con
                                                                             store, clock, scene, pan_records, caplog):
     automation = connected_bot.automation
     await automation.images_cycle()
-    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", mission="mars2020", at=clock().timestamp())
     broken = _arrive(pan_records, clock.now + timedelta(minutes=1))
     for rec in broken:  # a frame that isn't there: NASA answers 404
         rec["image_files"] = {k: v.replace("/ncam/", "/missing/") for k, v in rec["image_files"].items()}
@@ -111,7 +111,7 @@ async def test_the_digest_uses_the_days_best_panorama(connected_bot, discord_sta
                                                       pan_records):
     automation = connected_bot.automation
     await automation.images_cycle()
-    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", timezone="UTC",
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", mission="mars2020", timezone="UTC",
                     at=clock().timestamp() - 86400)
     nasa_standin.records += _arrive(pan_records, clock.now + timedelta(minutes=1))
     clock.now += timedelta(minutes=10)

@@ -51,23 +51,23 @@ def test_what_a_poll_saw_first(store):
 
 def test_data_survives_reopening_and_schema_is_versioned(tmp_path, catalogue):
     path = tmp_path / "db.sqlite3"
-    s = Store.open(path, catalogue)
+    s = Store.open(path)
     s.images.record(_images(make_record(50)))
     s.state.put("k", "v")
     assert s.db.schema_version == len(MIGRATIONS)
     s.close()
-    s = Store.open(path, catalogue)
+    s = Store.open(path)
     assert s.images.image_count() == 1 and s.state.get("k") == "v"
     s.close()
 
 
 def test_migrations_upgrade_an_older_database_without_losing_rows(tmp_path, catalogue, monkeypatch):
     path = tmp_path / "db.sqlite3"
-    s = Store.open(path, catalogue)
+    s = Store.open(path)
     s.images.record(_images(make_record(60)))
     s.close()
     monkeypatch.setattr("bot.store.database.MIGRATIONS", MIGRATIONS + ["CREATE TABLE extra (x INTEGER)"])
-    s = Store.open(path, catalogue)
+    s = Store.open(path)
     assert s.db.schema_version == len(MIGRATIONS) + 1 and s.images.image_count() == 1
     s.db.execute("INSERT INTO extra VALUES (1)")
     s.close()
@@ -75,12 +75,12 @@ def test_migrations_upgrade_an_older_database_without_losing_rows(tmp_path, cata
 
 def test_a_newer_database_is_refused_rather_than_damaged(tmp_path, catalogue):
     path = tmp_path / "db.sqlite3"
-    Store.open(path, catalogue).close()
+    Store.open(path).close()
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
     conn.close()
     with pytest.raises(RuntimeError, match="newer than this roverbot"):
-        Store.open(path, catalogue)
+        Store.open(path)
 
 
 def test_prune_keeps_frame_geometry_a_week_and_then_makes_the_sol_read_again(store):

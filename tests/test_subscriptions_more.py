@@ -124,7 +124,7 @@ async def test_two_subscriptions_in_one_channel_list_and_unsubscribe_one(connect
     assert reply(ds)["content"].startswith(f"Done: removed #{mastcam.id}")
     assert [s.id for s in store.subscriptions.find()] == [navcam.id, every.id]
     # another server's id is not this server's to remove
-    other = store.subscriptions.subscribe(ds.add_guild(), 1234, "news", at=clock().timestamp())
+    other = store.subscriptions.subscribe(ds.add_guild(), 1234, "news", mission="mars2020", at=clock().timestamp())
     await dispatch(connected_bot, ds.command("unsubscribe", {"subscription": str(other.id)}, permissions=ADMIN))
     assert "has no subscription" in reply(ds)["content"] and store.subscriptions.subscription_by_id(other.id) is not None
 
@@ -150,7 +150,7 @@ async def test_forum_gets_one_post_per_sol_and_later_groups_join_it(connected_bo
     pictures(nasa_standin, clock, {"MCZ_LEFT": 3})
     await auto.images_cycle()
     [thread] = ds.threads(forum)
-    start = marstime.sol_interval(1995)[0]
+    start = marstime.sol_interval(1995, marstime.PERSEVERANCE)[0]
     assert thread.name == f"Sol 1995 · {start.day} {start.strftime('%b %Y')}" and thread.type == PUBLIC_THREAD
     assert len(image_posts(thread.messages)) == 1 and "sol 1995" in thread.messages[0]["content"]  # the starter
 
@@ -161,7 +161,7 @@ async def test_forum_gets_one_post_per_sol_and_later_groups_join_it(connected_bo
     pictures(nasa_standin, clock, {"NAVCAM_LEFT": 2}, sol=1996)  # a new sol: a new post
     await auto.images_cycle()
     assert len(ds.threads(forum)) == 2 and len(thread_creations(ds)) == 2
-    assert store.channels.sol_thread(forum.id, 1995) == thread.id and store.channels.sol_thread(forum.id, 1996) not in (None, thread.id)
+    assert store.channels.sol_thread(forum.id, "mars2020", 1995) == thread.id and store.channels.sol_thread(forum.id, "mars2020", 1996) not in (None, thread.id)
 
 
 async def test_text_channel_thread_per_sol_and_restart_midday_makes_no_second_thread(
@@ -178,8 +178,8 @@ async def test_text_channel_thread_per_sol_and_restart_midday_makes_no_second_th
     # A restart in the middle of the sol's day: new process objects over the same database file.
     from bot.store import Store
 
-    reopened = Store.open(connected_bot.services.config.database, connected_bot.services.catalogue)
-    assert reopened.channels.sol_thread(photos.id, 1995) == thread.id  # recorded durably
+    reopened = Store.open(connected_bot.services.config.database)
+    assert reopened.channels.sol_thread(photos.id, "mars2020", 1995) == thread.id  # recorded durably
     reopened.close()
     fresh = connected_bot.services.automation(auto.courier.sender)
     fresh.recover()
@@ -205,13 +205,13 @@ async def test_crash_after_discord_made_the_thread_finds_it_again(connected_bot,
         await auto.images_cycle()
     monkeypatch.undo()
     [thread] = ds.threads(forum)
-    assert image_posts(thread.messages) == [] and store.channels.sol_thread(forum.id, 1995) is None
+    assert image_posts(thread.messages) == [] and store.channels.sol_thread(forum.id, "mars2020", 1995) is None
     fresh = connected_bot.services.automation(auto.courier.sender)
     fresh.recover()
     clock.now += timedelta(minutes=1)
     await fresh.delivery_cycle()
     assert ds.threads(forum) == [thread] and len(thread_creations(ds)) == 1  # found by name, not made twice
-    assert len(image_posts(thread.messages)) == 1 and store.channels.sol_thread(forum.id, 1995) == thread.id
+    assert len(image_posts(thread.messages)) == 1 and store.channels.sol_thread(forum.id, "mars2020", 1995) == thread.id
 
 
 @pytest.mark.fault("Discord", "403 on a sol's thread (Send Messages in Threads taken away)",
@@ -379,21 +379,21 @@ def test_migration_keeps_every_subscription_and_allows_several_per_channel(tmp_p
 
     path = tmp_path / "old.sqlite3"
     monkeypatch.setattr("bot.store.database.MIGRATIONS", MIGRATIONS[:-1])
-    old = Store.open(path, catalogue)
+    old = Store.open(path)
     old.db.execute("INSERT INTO subscriptions (id, guild_id, channel_id, kind, camera, codes, role_id, created_at,"
                      " paused_at, paused_reason) VALUES (7, 1, 10, 'images', 'navcam', 'NAVCAM_LEFT', 5, 2.0, 3.0, 'why')")
     old.db.execute("INSERT INTO subscriptions (id, guild_id, channel_id, kind, digest_time, timezone, created_at)"
                      " VALUES (9, 1, 10, 'digest', '07:30', 'Europe/Berlin', 1.0)")
     old.close()
     monkeypatch.undo()
-    new = Store.open(path, catalogue)
+    new = Store.open(path)
     assert new.db.schema_version == len(MIGRATIONS)
     navcam, digest = new.subscriptions.find(channel_id=10)
     assert (navcam.id, navcam.codes, navcam.role_id, navcam.paused_reason, navcam.threads, navcam.webhook_name) == \
         (7, ("NAVCAM_LEFT",), 5, "why", "", None)
     assert (digest.id, digest.digest_time, digest.timezone) == (9, "07:30", "Europe/Berlin")
-    mastcam = new.subscriptions.subscribe(1, 10, "images", camera="mastcam", codes=("MCZ_LEFT",), role_id=6, at=4.0)
+    mastcam = new.subscriptions.subscribe(1, 10, "images", mission="mars2020", camera="mastcam", codes=("MCZ_LEFT",), role_id=6, at=4.0)
     assert mastcam.id not in (7, 9) and len(new.subscriptions.find(channel_id=10, kind="images")) == 2
-    assert new.subscriptions.subscribe(1, 10, "digest", digest_time="08:00", at=5.0).id == 9  # one digest per channel
-    assert new.subscriptions.subscribe(1, 10, "images", camera="navcam", codes=("NAVCAM_LEFT",), role_id=5, at=6.0).id == 7
+    assert new.subscriptions.subscribe(1, 10, "digest", mission="mars2020", digest_time="08:00", at=5.0).id == 9  # one digest per channel
+    assert new.subscriptions.subscribe(1, 10, "images", mission="mars2020", camera="navcam", codes=("NAVCAM_LEFT",), role_id=5, at=6.0).id == 7
     new.close()

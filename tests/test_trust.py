@@ -18,7 +18,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot.sources import parse
-from tests.conftest import settle
+from bot.models import Payload, PostKey
+from bot.mars import rovers
+from tests.conftest import rover_gallery, rover_poller, settle
 from tests.discord_standin import ALL_TEXT, READ_MESSAGE_HISTORY, VIEW_CHANNEL
 from tests.nasa_standin import Fault, make_record
 from tests.test_automation import ITEM, NEWS, burst
@@ -235,8 +237,8 @@ async def test_two_couriers_never_send_the_same_row(connected_bot, discord_stand
                                   {"MCZ_LEFT": 1, "NAVCAM_LEFT": 1, "FRONT_HAZCAM_LEFT_A": 1, "SHERLOC_WATSON": 1,
                                    "SUPERCAM_RMI": 1})
     clock.now += timedelta(minutes=10)
-    await auto.poller.poll()
-    auto.dispatch_images()
+    await auto.images[0].poller.poll()
+    auto.images[0].dispatch()
     rows = store.outbox.entries(kind="images")
     assert len(rows) == 5
     one = connected_bot.services.automation(auto.courier.sender)
@@ -260,7 +262,7 @@ async def test_403_on_first_of_a_batch_costs_one_request(connected_bot, discord_
     discord_standin.call(discord_standin.send_dispatch("CHANNEL_CREATE", discord_standin.channel_object(photos)))
     await settle()
     await auto.images_cycle()  # baseline
-    store.subscriptions.subscribe(discord_standin.guild_id, photos.id, "images", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, photos.id, "images", mission="mars2020", at=clock().timestamp())
     discord_standin.set_permissions(photos, VIEW_CHANNEL)
     await settle()
     nasa_standin.records += burst(1995, clock.now + timedelta(seconds=30), nasa_standin.url,
@@ -287,7 +289,7 @@ def news_automation(bot, config, feed_url):
     svc = bot.services
     svc.config = replace(config, news_feeds=(feed_url,))
     auto = svc.automation(bot.automation.courier.sender)
-    auto.news.feeds = [feed_url]
+    auto.news.reader.feeds = [feed_url]
     return auto
 
 
@@ -298,7 +300,7 @@ FEED = "/missions/mars-2020-perseverance/feed/"
 async def test_news_baseline_never_reaches_a_digest(connected_bot, discord_standin, nasa_standin, store, clock, config):
     auto = news_automation(connected_bot, config, nasa_standin.url + FEED)
     clock.now = datetime(2026, 10, 1, 6, 0, tzinfo=timezone.utc)
-    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", timezone="UTC", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "digest", mission="mars2020", timezone="UTC", at=clock().timestamp())
     clock.now += timedelta(minutes=30)
     old = ITEM.format(title="Old story from last year", slug="old", guid=1)
     nasa_standin.files[FEED] = NEWS.format(items=old).encode()
@@ -320,7 +322,7 @@ async def test_slow_news_fetch_is_not_dispatched_half_done(connected_bot, discor
     auto = news_automation(connected_bot, config, nasa_standin.url + FEED)
     nasa_standin.files[FEED] = NEWS.format(items=ITEM.format(title="Old story", slug="old", guid=1)).encode()
     await auto.news_cycle()  # baseline
-    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "news", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "news", mission="mars2020", at=clock().timestamp())
     clock.now += timedelta(minutes=30)
     items = ITEM.format(title="Perseverance finds a rock", slug="rock", guid=2) + ITEM.format(title="Old story", slug="old", guid=1)
     nasa_standin.files[FEED] = NEWS.format(items=items).encode()
@@ -559,7 +561,7 @@ async def test_feed_redirect_to_another_host_is_refused(redirector, evil, config
 
     cfg = replace(config, nasa_base_url=redirector.url, database=tmp_path / "redirect.sqlite3")
     async with services.build(cfg, clock) as svc:
-        result = await svc.poller.poll()
+        result = await svc.pollers["perseverance"].poll()
     assert redirector.requests, "the allowed host was never asked"
     assert evil.requests == [], f"followed the redirect to {evil.url}: {evil.requests}"
     assert result.error
@@ -603,7 +605,7 @@ async def test_feed_trickling_past_the_deadline_fails_the_cycle(nasa, store, clo
     try:
         client = NasaClient(nasa.http, slow.url, retries=0, backoff_seconds=0.01)
         client.request_seconds = 1.0  # the whole body's deadline (a plain attribute: harmless where unknown)
-        poller = ImagePoller(client, store, clock=clock)
+        poller = rover_poller(rovers.PERSEVERANCE, client, store, clock)
         started = asyncio.get_running_loop().time()
         result = await poller.poll()
         took = asyncio.get_running_loop().time() - started
@@ -656,11 +658,11 @@ def test_prune_shrinks_the_file(store, clock):
     kept_blob = store.outbox.put_blob(os.urandom(300_000))
     for i in range(40):
         blob = store.outbox.put_blob(os.urandom(300_000))
-        entry = store.outbox.enqueue(f"digest:1:{i}", 1, 1, "digest", {"content": "d", "embeds": [], "files": [["d.jpg", blob]]}, old)
+        entry = store.outbox.enqueue(PostKey.digest(1, str(i)), 1, Payload(content="d", files=(("d.jpg", blob),)), old)
         store.outbox.mark_sent(entry, 1000 + i, old + 60)
-    recent = store.outbox.enqueue("digest:1:recent", 1, 1, "digest", {"content": "r", "embeds": [], "files": [["r.jpg", kept_blob]]}, now)
+    recent = store.outbox.enqueue(PostKey.digest(1, "recent"), 1, Payload(content="r", files=(("r.jpg", kept_blob),)), now)
     store.outbox.mark_sent(recent, 999, now - 3600)
-    waiting = store.outbox.enqueue("digest:2:pending", 1, 2, "digest", {"content": "p", "embeds": [], "files": [["p.jpg", kept_blob]]}, now)
+    waiting = store.outbox.enqueue(PostKey.digest(2, "pending"), 1, Payload(content="p", files=(("p.jpg", kept_blob),)), now)
     store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def size() -> int:

@@ -50,7 +50,7 @@ def all1110():
 
 def test_where_answer_sol_1840(sol1840, traverse):
     now = datetime(2026, 4, 26, 7, 0, tzinfo=timezone.utc)
-    w = where.where_from(sol1840, now, traverse=traverse)
+    w = where.where_from(sol1840, now, traverse=traverse, mission=marstime.PERSEVERANCE)
     assert (w.sol, w.site, w.drive) == (1840, 87, 5154)
     assert w.total_km == pytest.approx(41.737781) and w.total_mi == pytest.approx(25.93, abs=0.01)  # NASA: 25.93
     assert w.last_drive_m == pytest.approx(49.889) and w.last_drive_ft == pytest.approx(163.68, abs=0.01)
@@ -64,10 +64,10 @@ def test_where_answer_sol_1840(sol1840, traverse):
 
 def test_where_without_elevation_or_traverse(sol1840):
     loc = dataclasses.replace(sol1840, elevation_m=None)
-    now = marstime.utc_of(1840, 20 * 3600)
-    w = where.where_from(loc, now)
+    now = marstime.utc_of(1840, 20 * 3600, marstime.PERSEVERANCE)
+    w = where.where_from(loc, now, mission=marstime.PERSEVERANCE)
     assert "Elevation: not published" in w.lines()
-    assert w.localized_utc == marstime.utc_of(1840, 14 * 3600) and w.ago == "about 6 hours ago"
+    assert w.localized_utc == marstime.utc_of(1840, 14 * 3600, marstime.PERSEVERANCE) and w.ago == "about 6 hours ago"
     assert "Perseverance" in w.lines()[0]
 
 
@@ -81,7 +81,7 @@ def test_curiosity_answer_uses_its_own_clock():
 def test_sclk_times_fall_on_their_sols(traverse):
     for i in (10, 200, 521):
         when = where.sclk_to_utc(traverse.sclk_end[i])
-        assert marstime.sol_at(when) == traverse.sols[i]
+        assert marstime.sol_at(when, marstime.PERSEVERANCE) == traverse.sols[i]
 
 
 # ------------------------------------------------------------------ drives
@@ -126,23 +126,23 @@ def test_locate_pictures(all1110):
 
 
 def test_driven_between_instants_and_sols(traverse):
-    start, end = marstime.sol_interval(1840)
-    assert where.driven_between(start, end, traverse=traverse) == pytest.approx(49.89)
+    start, end = marstime.sol_interval(1840, marstime.PERSEVERANCE)
+    assert where.driven_between(start, end, traverse=traverse, mission=marstime.PERSEVERANCE) == pytest.approx(49.89)
     ended = where.sclk_to_utc(traverse.sclk_end[-1])  # 2026-04-24 07:06:38 UTC, 12.7 h into the sol
-    assert where.driven_between(start, ended, traverse=traverse) == 0
-    assert where.driven_between(ended, end, traverse=traverse) == pytest.approx(49.89)
+    assert where.driven_between(start, ended, traverse=traverse, mission=marstime.PERSEVERANCE) == 0
+    assert where.driven_between(ended, end, traverse=traverse, mission=marstime.PERSEVERANCE) == pytest.approx(49.89)
     assert where.driven_on_sols(1835, 1840, traverse=traverse) == pytest.approx(117.56 + float(
         sum(traverse.lengths_m[(traverse.sols >= 1836) & (traverse.sols <= 1840)])))
     day = datetime(2026, 4, 24, tzinfo=timezone.utc)
-    assert where.driven_between(day, day + timedelta(days=1), traverse=traverse) == pytest.approx(49.89)
+    assert where.driven_between(day, day + timedelta(days=1), traverse=traverse, mission=marstime.PERSEVERANCE) == pytest.approx(49.89)
 
 
 def test_driven_between_adds_localizations_past_the_traverse(traverse, sol1840):
     newer = [dataclasses.replace(sol1840, sol=1841, drive=5400, dist_m=30.0),
              dataclasses.replace(sol1840, sol=1840, dist_m=49.889)]  # already in the traverse: not counted twice
-    start, _ = marstime.sol_interval(1840)
-    _, end = marstime.sol_interval(1841)
-    assert where.driven_between(start, end, traverse=traverse, localizations=newer) == pytest.approx(79.89)
+    start, _ = marstime.sol_interval(1840, marstime.PERSEVERANCE)
+    _, end = marstime.sol_interval(1841, marstime.PERSEVERANCE)
+    assert where.driven_between(start, end, traverse=traverse, localizations=newer, mission=marstime.PERSEVERANCE) == pytest.approx(79.89)
     assert where.driven_on_sols(1841, 1841, traverse=traverse, localizations=newer) == pytest.approx(30.0)
     assert where.driven_on_sols(1841, 1841, localizations=newer) == pytest.approx(30.0)
 

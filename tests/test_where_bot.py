@@ -19,12 +19,12 @@ import pytest
 from PIL import Image
 
 from bot.chat import app
-from bot.mars import cameras
+from bot.mars import cameras, rovers
 from bot.sources import parse
-from bot.answers.drives import PlacedGallery, RoverMaps, site_drive
+from bot.answers.drives import RoverMaps, site_drive
 from bot.imagery.mapview import BACKGROUND, ROVER_COLOUR
 from bot.store import MIGRATIONS, Store
-from tests.conftest import _services, dispatch
+from tests.conftest import _services, dispatch, rover_gallery
 from tests.mmgis_standin import CURRENT_1524, CURRENT_1840, CURRENT_OLD_SCHEMA, Fault, mmgis_standin  # noqa: F401
 from tests.nasa_standin import make_record
 from tests.test_automation import subscribe
@@ -41,11 +41,8 @@ def maps_config(config, mmgis_standin, tmp_path):
 
 def _build(maps_config, clock, catalogue, store, nasa, poller):
     rovermaps = RoverMaps(nasa.http, maps_config, clock)
-    gallery = PlacedGallery(nasa, store, catalogue, clock=clock, hosts=(*parse.IMAGE_HOSTS, "127.0.0.1"))
-    gallery.places = rovermaps
-    svc = _services(maps_config, clock, catalogue, store, nasa, gallery, poller)
-    svc.rovermaps = rovermaps
-    return svc
+    gallery = rover_gallery(rovers.PERSEVERANCE, nasa, store, clock, place_of=rovermaps.place_of)
+    return _services(maps_config, clock, catalogue, store, nasa, gallery, poller, rovermaps)
 
 
 @pytest.fixture
@@ -104,7 +101,7 @@ async def test_where_refuses_other_tile_hosts_and_draws_a_plain_map(discord_stan
                                                                     nasa, poller, mmgis_standin):
     svc = _build(dataclasses.replace(maps_config, tile_hosts=("tiles.example.org",)), clock, catalogue, store, nasa, poller)
     clock.now = AFTER_1840
-    post = await svc.rovermaps.where("perseverance")
+    post = await svc.rovermaps.where(rovers.PERSEVERANCE)
     [att] = post.attachments
     assert att.filename == "where.png" and mmgis_standin.tile_requests == []  # nothing asked of a host not listed
     px = np.asarray(Image.open(io.BytesIO(att.data)).convert("RGB")).astype(int)
@@ -162,7 +159,7 @@ async def test_drives_baseline_one_post_per_drive_and_a_restart_between(where_bo
 
 
 async def test_drives_survive_an_empty_layer_and_an_outage(where_bot, discord_standin, mmgis_standin, store, clock):
-    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "drives", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "drives", mission="mars2020", at=clock().timestamp())
     mmgis_standin.current_file = CURRENT_1524
     automation = where_bot.automation
     await automation.drives_cycle()
@@ -190,9 +187,9 @@ async def test_image_posts_and_galleries_say_where_a_picture_was_taken(where_bot
                                                                        clock):
     automation = where_bot.automation
     await automation.drives_cycle()  # reads the localizations once (waypoints layer + current position)
-    assert len(where_bot.services.rovermaps.localizations()) > 300
+    assert len(where_bot.services.rovermaps.localizations("M20")) > 300
     await automation.images_cycle()  # the feed's baseline
-    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", at=clock().timestamp())
+    store.subscriptions.subscribe(discord_standin.guild_id, discord_standin.general.id, "images", mission="mars2020", at=clock().timestamp())
     received = clock.now + timedelta(minutes=1)
     placed = _at(make_record(1110, "NAVCAM_LEFT", n=1, sequence="NCAM00901", received=received, host=nasa_standin.url), 51, 2794)
     unknown = make_record(1110, "MCZ_LEFT", n=2, sequence="ZCAM00902", received=received, host=nasa_standin.url)
@@ -217,7 +214,7 @@ async def test_the_digest_says_how_far_the_rover_drove_with_a_map(where_bot, dis
     other = discord_standin.add_channel("other")
     start = datetime(2026, 4, 24, 0, 0, tzinfo=timezone.utc)
     for ch in (discord_standin.general.id, other.id):
-        store.subscriptions.subscribe(discord_standin.guild_id, ch, "digest", digest_time="09:00", timezone="UTC", at=start.timestamp())
+        store.subscriptions.subscribe(discord_standin.guild_id, ch, "digest", mission="mars2020", digest_time="09:00", timezone="UTC", at=start.timestamp())
     clock.now = datetime(2026, 4, 24, 9, 1, tzinfo=timezone.utc)
     before = len([p for p in mmgis_standin.requests if p.endswith("M20_waypoints_current.json")])
     assert await where_bot.automation.digest_cycle() == 2
@@ -256,7 +253,7 @@ def test_migration_allows_drives_and_keeps_every_subscription(tmp_path, monkeypa
     path = tmp_path / "old.sqlite3"
     catalogue = cameras.default()
     monkeypatch.setattr("bot.store.database.MIGRATIONS", MIGRATIONS[: MIGRATIONS.index(next(m for m in MIGRATIONS if "subscriptions_new" in m))])
-    old = Store.open(path, catalogue)
+    old = Store.open(path)
     # Rows written as that version's code wrote them (today's Store expects today's columns).
     old.db.execute("INSERT INTO subscriptions (guild_id, channel_id, kind, digest_time, timezone, role_id, created_at)"
                      " VALUES (1, 10, 'digest', '07:30', 'Europe/Berlin', 5, 1.0)")
@@ -267,9 +264,9 @@ def test_migration_allows_drives_and_keeps_every_subscription(tmp_path, monkeypa
     before = old.db.execute("SELECT * FROM subscriptions ORDER BY id").fetchall()
     old.close()
     monkeypatch.undo()
-    new = Store.open(path, catalogue)
+    new = Store.open(path)
     assert new.db.schema_version == len(MIGRATIONS)
     assert [r[:12] for r in new.db.execute("SELECT * FROM subscriptions ORDER BY id")] == before
-    new.subscriptions.subscribe(1, 10, "drives", at=5.0)
+    new.subscriptions.subscribe(1, 10, "drives", mission="mars2020", at=5.0)
     assert {s.kind for s in new.subscriptions.find(channel_id=10)} == {"digest", "drives"}
     new.close()

@@ -16,7 +16,7 @@ import json
 import logging
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime
 from typing import Callable
 from urllib.parse import urlsplit
@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot import compose
-from bot.mars import marstime
+from bot.mars import rovers
+from bot.mars.rovers import Rover
 from bot.answers import where
 from bot.config import Config
-from bot.answers.gallery import Gallery
 from bot.imagery.pictures import BadImage
 from bot.imagery import drivemosaic
 from bot.imagery.mapview import render_map
@@ -57,20 +57,6 @@ UNAVAILABLE = "NASA's map isn't answering right now; try again in a few minutes.
 # Site and drive inside a Mars 2020 image id or a file named after one:
 # NLG_1994_0843961141_380ECM_N0910970NCAM00518_00_2I3J -> site 091, drive 0970 (camera-models.md §4).
 SITE_DRIVE = re.compile(r"[A-Z0-9]{3}_\d{4}_\d{10}_\d{3}[A-Z0-9]{3}_[A-Z](\d{3})(\d{4})[A-Z0-9]+_\d{2}_")
-
-
-@dataclass(frozen=True)
-class Rover:
-    name: str  # the /where option: perseverance, curiosity
-    mission: marstime.Mission
-    code: str  # MMGIS mission code
-    landing: tuple[float, float]
-
-
-ROVERS = {
-    "perseverance": Rover("perseverance", marstime.PERSEVERANCE, "M20", where.LANDING_SITES["mars2020"]),
-    "curiosity": Rover("curiosity", marstime.CURIOSITY, "MSL", where.LANDING_SITES["msl"]),
-}
 
 
 class MapUnavailable(NasaUnavailable):
@@ -122,12 +108,12 @@ class RoverMaps:
     # ------------------------------------------------------------ layers and data
 
     @staticmethod
-    def rover(name: str | None) -> Rover:
-        key = (name or "perseverance").strip().lower()
-        key = {"mars2020": "perseverance", "m2020": "perseverance", "msl": "curiosity"}.get(key, key)
-        if key not in ROVERS:
-            raise MapUnavailable(f"I know where {', '.join(r.mission.rover for r in ROVERS.values())} are, not `{key[:40]}`.")
-        return ROVERS[key]
+    def rover(name: str) -> Rover:
+        try:
+            return rovers.find(name)
+        except ValueError:
+            raise MapUnavailable(f"I know where {', '.join(r.name for r in rovers.ROVERS.values())} are, "
+                                 f"not `{name.strip()[:40]}`.") from None
 
     async def layers(self, code: str) -> MissionLayers:
         held = self._layers.get(code)
@@ -166,7 +152,7 @@ class RoverMaps:
 
     # ------------------------------------------------------------ where a picture was taken
 
-    async def refresh_places(self, code: str = "M20", current: Localization | None = None, *, force: bool = False) -> int:
+    async def refresh_places(self, code: str, current: Localization | None = None, *, force: bool = False) -> int:
         """Re-read the waypoints layer when it is stale or a new drive appeared; returns how many
         localizations are held. Failures keep what was held."""
         held = self._places.get(code)
@@ -183,15 +169,16 @@ class RoverMaps:
         self._places[code] = (locs, self.monotonic() + PLACES_TTL)
         return len(locs)
 
-    def localizations(self, code: str = "M20") -> tuple[Localization, ...]:
+    def localizations(self, code: str) -> tuple[Localization, ...]:
         held = self._places.get(code)
         return held[0] if held else ()
 
     def place_of(self, text: str) -> str | None:
         """Where a Perseverance picture (its id, or a URL named after it) was taken; None when
-        unknown. Only the held localizations are used: nothing is fetched."""
+        unknown. Only the held localizations are used: nothing is fetched. (Curiosity's image ids
+        carry no site and drive, so only Perseverance's pictures can be placed this way.)"""
         sd = site_drive(text)
-        locs = self.localizations("M20")
+        locs = self.localizations(rovers.PERSEVERANCE.map_code)
         return where.locate(sd[0], sd[1], locs) if sd and locs else None
 
     # ------------------------------------------------------------ pictures
@@ -212,16 +199,15 @@ class RoverMaps:
         return await asyncio.to_thread(render_map, loc, traverse, samples, landing, tiles, size=size, zoom=zoom,
                                        title=title, extra_path=extra, radius_m=layers.radius_m)
 
-    async def where(self, rover_name: str | None = None, budget_seconds: float = 18.0) -> Post:
+    async def where(self, rover: Rover, budget_seconds: float = 18.0) -> Post:
         """The /where answer with its map. Raises MapUnavailable."""
-        rover = self.rover(rover_name)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + budget_seconds
         try:
             async with asyncio.timeout(budget_seconds * 0.6):
-                layers, loc = await self.current(rover.code)
+                layers, loc = await self.current(rover.map_code)
         except (NasaError, TimeoutError) as e:
-            log.warning("/where %s: %s", rover.name, e)
+            log.warning("/where %s: %s", rover.key, e)
             raise MapUnavailable(UNAVAILABLE) from None
         if loc is None:
             raise MapUnavailable(f"NASA's map has no current position for {rover.mission.rover} right now; "
@@ -236,12 +222,11 @@ class RoverMaps:
                                          title=f"{rover.mission.rover} · sol {loc.sol}")
         return compose.where_post(answer, picture)
 
-    async def drive_pictures(self, drive: where.Drive, loc: Localization) -> tuple[bytes | None, bytes | None]:
+    async def drive_pictures(self, rover: Rover, drive: where.Drive, loc: Localization) -> tuple[bytes | None, bytes | None]:
         """(map, labelled 360° view) for a drive post; either is None when it cannot be made."""
-        rover = ROVERS["perseverance"]
         picture = mosaic = None
         try:
-            layers = await self.layers(rover.code)
+            layers = await self.layers(rover.map_code)
             traverse = await self.traverse(layers)
             samples = await self.samples(layers)
             picture = await self.map_picture(loc, layers, traverse, samples, rover.landing,
@@ -257,33 +242,22 @@ class RoverMaps:
                 log.warning("end-of-drive view for sol %d not made: %s", drive.sol, e)
         return picture, mosaic
 
-    async def day(self, start: datetime, end: datetime) -> tuple[float, bytes | None] | None:
-        """Metres Perseverance drove in [start, end) and, when it moved, a small map; None when
+    async def day(self, rover: Rover, start: datetime, end: datetime) -> tuple[float, bytes | None] | None:
+        """Metres the rover drove in [start, end) and, when it moved, a small map; None when
         NASA's map cannot say."""
-        rover = ROVERS["perseverance"]
         try:
-            layers, loc = await self.current(rover.code)
+            layers, loc = await self.current(rover.map_code)
         except NasaError as e:
             log.info("digest drive line skipped: %s", e)
             return None
         traverse = await self.traverse(layers)
-        if traverse is None and not self.localizations(rover.code):
+        if traverse is None and not self.localizations(rover.map_code):
             return None
-        locs = (*self.localizations(rover.code), *((loc,) if loc is not None else ()))
-        metres = where.driven_between(start, end, traverse=traverse, localizations={l.key: l for l in locs}.values())
+        locs = (*self.localizations(rover.map_code), *((loc,) if loc is not None else ()))
+        metres = where.driven_between(start, end, traverse=traverse, localizations={l.key: l for l in locs}.values(),
+                                      mission=rover.mission)
         if metres <= 0 or loc is None:
             return metres, None
         picture = await self.map_picture(loc, layers, traverse, await self.samples(layers), rover.landing,
                                          size=DIGEST_SIZE, zoom=DIGEST_ZOOM)
         return metres, picture
-
-
-class PlacedGallery(Gallery):
-    """The gallery, with each picture's place ("at the end of the sol-1840 drive, …") when the
-    held localizations know its site/drive."""
-
-    places: RoverMaps | None = None
-
-    def compose(self, query, selection) -> Post:  # type: ignore[override]
-        post = super().compose(query, selection)
-        return compose.with_places(post, self.places.place_of) if self.places is not None else post

@@ -8,21 +8,21 @@ subclasses whose messages are fit to show the caller as they are.
 from __future__ import annotations
 
 import asyncio
-
 import logging
 from dataclasses import replace
 from datetime import datetime
 from typing import Callable, Sequence
 
 from bot import compose
-from bot.mars import conjunction, marstime, milestones
+from bot.mars import conjunction, marstime
+from bot.mars.cameras import Selection
+from bot.mars.rovers import Rover
 from bot.sources import parse
-from bot.mars.cameras import Catalogue, Selection
 from bot.compose import GalleryQuery
-from bot.sources.feeds import Feed, M2020Feed
+from bot.sources.feeds import Feed
 from bot.models import NasaUnavailable, NoImages, Post, SolOutOfRange
-from bot.sources.nasa import NasaClient, NasaError
-from bot.store import Store
+from bot.sources.nasa import NasaError
+from bot.store import Frames, Images, State
 
 log = logging.getLogger("roverbot.gallery")
 
@@ -35,31 +35,28 @@ MAX_PAGES = 30  # 3,000 images: more than any real sol, a bound against a runawa
 
 
 class Gallery:
-    def __init__(
-        self,
-        nasa: NasaClient,
-        store: Store,
-        catalogue: Catalogue,
-        *,
-        clock: Callable[[], datetime],
-        mission: marstime.Mission = marstime.PERSEVERANCE,
-        timeline: milestones.Timeline | None = None,
-        hosts: Sequence[str] = parse.IMAGE_HOSTS,
-        budget_seconds: float | None = None,
-        feed: "Feed | None" = None,
-    ):
+    """One rover's gallery: its feed, its pictures and frames as stored, its clock and milestones."""
+
+    def __init__(self, rover: Rover, feed: Feed, images: Images, frames: Frames, state: State, *,
+                 clock: Callable[[], datetime], hosts: Sequence[str] = parse.IMAGE_HOSTS,
+                 budget_seconds: float | None = None, place_of: Callable[[str], str | None] | None = None):
+        self.rover = rover
+        # where each picture was taken ("at the end of the sol-1840 drive, …"), when the held
+        # localizations of NASA's map know its site and drive (bot/answers/drives.py)
+        self.place_of = place_of
         # The rover's feed (Perseverance's or Curiosity's shape); pages are read only through it.
-        self.feed = feed or M2020Feed(nasa)
+        self.feed = feed
+        self.images = images
+        self.frames = frames
+        self.state = state
         self.hosts = tuple(hosts)
         self._products: dict[tuple, int] = {}
         # All the NASA reading one answer may do (several pages of a sol): past it, say so.
         self.budget_seconds = budget_seconds
-        self.timeline = timeline or milestones.default()
-        self.nasa = nasa
-        self.store = store
-        self.catalogue = catalogue
+        self.timeline = rover.timeline
+        self.catalogue = rover.catalogue
         self.clock = clock
-        self.mission = mission
+        self.mission = rover.mission
 
     # ------------------------------------------------------------ answers
 
@@ -90,7 +87,7 @@ class Gallery:
             selection = Selection(f"milestone:{m.slug}", m.title, m.cameras)
             try:
                 await self.ensure(m.sol, selection)
-                images = self.store.images.of_sol(self.mission.key, m.sol, m.cameras, limit=compose.GROUP_PREVIEW)
+                images = self.images.of_sol(self.mission.key, m.sol, m.cameras, limit=compose.GROUP_PREVIEW)
             except NasaUnavailable:
                 log.warning("milestone %s: NASA unavailable, card sent without pictures", m.slug)
         families = {self.catalogue.family_of(c) for c in m.cameras}
@@ -102,25 +99,28 @@ class Gallery:
 
     def compose(self, query: GalleryQuery, selection: Selection) -> Post:
         """Only the requested page is read from the store: a 600-image sol costs five rows."""
-        total = self.store.images.count(self.mission.key, query.sol, selection.codes)
+        total = self.images.count(self.mission.key, query.sol, selection.codes)
         if not total:
             raise NoImages(self.why_empty(query.sol, selection))
         page = min(max(query.page, 0), compose.page_count(total) - 1)
-        shown = self.store.images.of_sol(self.mission.key, query.sol, selection.codes,
+        shown = self.images.of_sol(self.mission.key, query.sol, selection.codes,
                                   offset=page * compose.GALLERY_PAGE_SIZE, limit=compose.GALLERY_PAGE_SIZE,
                                   newest_first=query.newest_first)
-        return compose.gallery(shown, total, replace(query, page=page), selection.label, self.catalogue,
+        post = compose.gallery(shown, total, replace(query, page=page), selection.label, self.catalogue,
                                products=self.products_of(query.sol, selection))
+        return compose.with_places(post, self.place_of) if self.place_of is not None else post
 
     def products_of(self, sol: int, selection: Selection) -> int:
         """How many panoramas, 3D views and movies this sol's frames make (the gallery offers them).
         Recognition reads every frame of the sol, so it is remembered until the sol's frames change."""
         from bot.imagery import maker as products
 
-        count = self.store.frames.frame_count(sol, selection.codes)
+        if not self.rover.panoramas:
+            return 0  # its records carry no camera models: nothing to assemble (and frames are Perseverance's)
+        count = self.frames.frame_count(sol, selection.codes)
         key = (sol, selection.codes, count)
         if key not in self._products:
-            self._products[key] = len(products.plans(self.store.frames.frame_records(sol, None, selection.codes))) if count else 0
+            self._products[key] = len(products.plans(self.frames.frame_records(sol, None, selection.codes))) if count else 0
             while len(self._products) > 64:
                 self._products.pop(next(iter(self._products)))
         return self._products[key]
@@ -160,7 +160,7 @@ class Gallery:
     async def latest_sol(self, selection: Selection) -> int:
         key = f"latest_sol:{self.mission.key}:{'|'.join(selection.codes)}"
         now = self.clock().timestamp()
-        cached = self.store.state.get(key)
+        cached = self.state.get(key)
         if cached:
             sol, at = cached.split("@")
             if now - float(at) < LATEST_TTL:
@@ -178,23 +178,23 @@ class Gallery:
             cams = "" if selection is ALL_CAMERAS else f"{selection.label} "
             raise NoImages(f"NASA's feed has no {cams}images at all right now.")
         sol = max(img.sol for img in found)
-        self.store.state.put(key, f"{sol}@{now}")
+        self.state.put(key, f"{sol}@{now}")
         return sol
 
     async def ensure(self, sol: int, selection: Selection) -> None:
         """Make the store hold this sol: read it from NASA unless a recent enough copy is there."""
         cameras = "|".join(selection.codes)
         now = self.clock().timestamp()
-        fetched = self.store.images.sol_fetched_at(self.mission.key, sol, cameras)
+        fetched = self.images.sol_fetched_at(self.mission.key, sol, cameras)
         ttl = RECENT_TTL if sol >= self.current_sol() - RECENT_SOLS else OLD_TTL
         if fetched is None or now - fetched > ttl:
             try:
                 async with asyncio.timeout(self.budget_seconds):
                     await self.fetch_sol(sol, selection.codes)
-                self.store.images.mark_sol_fetched(self.mission.key, sol, cameras, now)
+                self.images.mark_sol_fetched(self.mission.key, sol, cameras, now)
             except (NasaError, parse.Malformed, TimeoutError) as e:
                 log.warning("sol %d (%s) from NASA: %s", sol, selection.key or "all cameras", e)
-                if self.store.images.count(self.mission.key, sol, selection.codes):
+                if self.images.count(self.mission.key, sol, selection.codes):
                     return  # an older copy beats no answer
                 raise NasaUnavailable(self._unavailable()) from None
 
@@ -205,10 +205,10 @@ class Gallery:
             payload = await self.feed.sol_page(sol, page, codes)
             result = parse.page(payload, expect_sol=sol, page_size=self.feed.page_size, hosts=self.hosts,
                                 max_sol=self.current_sol() + 1)
-            self.store.images.record(result.images)
-            if isinstance(payload, dict) and isinstance(payload.get("images"), list):
+            self.images.record(result.images)
+            if self.rover.panoramas and isinstance(payload, dict) and isinstance(payload.get("images"), list):
                 # geometry too, so /panorama can assemble what this sol holds
-                self.store.frames.record_frames(payload["images"], {i.exposure_id for i in result.images},
+                self.frames.record_frames(payload["images"], {i.exposure_id for i in result.images},
                                          self.clock().timestamp(), polled=False)
             count += len(result.images)
             # An empty or foreign page (NASA's fallback for an empty sol) also ends the sol.

@@ -7,22 +7,25 @@ import logging
 
 from bot import compose
 from bot.imagery import maker as products
-from bot.mars.cameras import Catalogue
 from bot.answers.gallery import Gallery
 from bot.models import NasaUnavailable, NoImages, Post
 from bot.imagery.maker import ProductMaker
-from bot.store import Store
+from bot.store import Frames
 
 log = logging.getLogger("roverbot.panoramas")
 
 
 class Panoramas:
-    def __init__(self, gallery: Gallery, store: Store, maker: ProductMaker, catalogue: Catalogue, *,
-                 budget_seconds: float = 18.0):
+    """Products of one rover whose records carry camera models (Perseverance's do; Curiosity's feed
+    gives no attitude to assemble with)."""
+
+    def __init__(self, gallery: Gallery, frames: Frames, maker: ProductMaker, *, budget_seconds: float = 18.0):
+        if not gallery.rover.panoramas:
+            raise ValueError(f"{gallery.rover.name}'s feed carries no camera models to assemble products from")
         self.gallery = gallery
-        self.store = store
+        self.frames = frames
         self.maker = maker
-        self.catalogue = catalogue
+        self.catalogue = gallery.catalogue
         self.budget_seconds = budget_seconds
 
     def check(self, sol: int | None, camera: str | None) -> None:
@@ -37,7 +40,7 @@ class Panoramas:
             sol = await self.gallery.latest_sol(selection)
         self.gallery.check_sol(sol)
         await self.gallery.ensure(sol, selection)
-        plans = products.plans(self.store.frames.frame_records(sol, None, selection.codes))
+        plans = products.plans(self.frames.frame_records(sol, None, selection.codes))
         if not plans:
             cams = "" if not selection.codes else f"{selection.label} "
             raise NoImages(f"Sol {sol}'s {cams}pictures make no panorama, 3D pair or movie: those need a sequence "

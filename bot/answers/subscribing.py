@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from bot.mars.cameras import Catalogue, Selection
+from bot.mars.cameras import Selection
+from bot.mars.rovers import Rover
 from bot.models import UserFacingError, shown
 
 KINDS = ("images", "news", "digest", "drives")
@@ -23,6 +24,7 @@ class Request:
     camera: Selection | None
     digest_time: str
     timezone: str
+    mission: str  # whose posts: "mars2020", "msl"; '' for news (every rover's) or a digest of every rover
 
 
 def clock_time(text: str) -> str:
@@ -65,16 +67,23 @@ def zone_choices(typed: str, limit: int = 25) -> list[str]:
     return [z for z in _zones() if key in z.lower()][:limit]
 
 
-def check(kind: str, camera: str | None, time: str | None, tz: str | None, *, catalogue: Catalogue,
+def check(kind: str, camera: str | None, time: str | None, tz: str | None, *, rover: Rover | None,
           default_time: str, default_tz: str) -> Request:
+    """rover: whose posts (None: every rover, which only a digest can follow)."""
     if kind not in KINDS:
         raise BadSubscription(f"`{shown(kind)}` isn't something I post; choose images, news, digest or drives.")
+    if rover is None and kind in ("images", "drives"):
+        raise BadSubscription(f"{kind.title()} posts follow one rover; pick `rover:perseverance` or `rover:curiosity`"
+                              " (only a digest can cover both).")
+    if rover is None and camera:
+        raise BadSubscription("A digest of both rovers covers every camera; pick one rover to choose a camera.")
     if kind in ("news", "drives") and camera:
         raise BadSubscription(f"{kind.title()} posts have no camera; leave `camera` empty for a {kind} subscription.")
     if kind != "digest" and (time or tz):
         raise BadSubscription("`time` and `timezone` set when the daily digest arrives; they only apply to `kind:digest`.")
-    selection = catalogue.resolve(camera) if camera else None
-    return Request(kind, selection, clock_time(time) if time else default_time, zone(tz) if tz else default_tz)
+    selection = rover.catalogue.resolve(camera) if camera and rover is not None else None
+    mission = "" if kind == "news" or rover is None else rover.mission.key
+    return Request(kind, selection, clock_time(time) if time else default_time, zone(tz) if tz else default_tz, mission)
 
 
 @dataclass(frozen=True)

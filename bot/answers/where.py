@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from bot.mars import marstime
+from bot.mars import marstime, rovers
 from bot.imagery.projection import METRES_PER_MILE, distance_m
 from bot.sources.mmgis import Localization, MosaicRef, Traverse
 
@@ -28,10 +28,7 @@ DRIVE_LMST_SECONDS = 14 * 3600
 # (a "site increment, no motion" record, or a re-localisation in place).
 MOVED_M = 0.5
 
-LANDING_SITES = {  # published landing coordinates (planetocentric, east longitude)
-    "mars2020": (18.4447, 77.4508),  # Octavia E. Butler Landing, Jezero
-    "msl": (-4.5895, 137.4417),  # Bradbury Landing, Gale
-}
+LANDING_SITES = {r.mission.key: r.landing for r in rovers.ROVERS.values()}
 
 
 def _miles(metres: float) -> float:
@@ -55,7 +52,7 @@ def ago(then: datetime, now: datetime) -> str:
     return f"about {days} day{'s' if days != 1 else ''} ago"
 
 
-def drive_instant(sol: int, mission: marstime.Mission = marstime.PERSEVERANCE) -> datetime:
+def drive_instant(sol: int, mission: marstime.Mission) -> datetime:
     """When a drive on this sol most likely ended, if nothing more precise is known."""
     return marstime.utc_of(sol, DRIVE_LMST_SECONDS, mission)
 
@@ -104,7 +101,7 @@ class Where:
 
 
 def where_from(loc: Localization, now: datetime, *, traverse: Traverse | None = None,
-               mission: marstime.Mission = marstime.PERSEVERANCE) -> Where:
+               mission: marstime.Mission) -> Where:
     """The /where answer for a localisation. The localisation time comes from the traverse's
     SCLK for that sol when the traverse reaches it, else from the sol."""
     when = drive_instant(loc.sol, mission)
@@ -185,7 +182,7 @@ def _from_landing(total_m: float | None, about: bool = False) -> str:
 
 def driven_between(start: datetime, end: datetime, *, traverse: Traverse | None = None,
                    localizations: Iterable[Localization] = (),
-                   mission: marstime.Mission = marstime.PERSEVERANCE) -> float:
+                   mission: marstime.Mission) -> float:
     """Metres driven in the UTC interval [start, end): traverse segments by their SCLK end time
     (or their sol), then localisations for sols past the end of the traverse file, which lags."""
     total = 0.0

@@ -25,7 +25,6 @@ from discord.ext import commands
 from bot import compose, logs, services
 from bot.posting import delivery, schedule
 from bot.chat import render
-from bot.mars import rovers
 from bot.config import Config
 from bot.models import UserFacingError, shown
 from cogs import replies
@@ -375,30 +374,33 @@ class RoverBot(commands.Bot):
             **options,
         )
         self.services = svc
-        self.automation = svc.automation(DiscordSender(self))
+        self.sender = DiscordSender(self)
+        self.automation = svc.automation(self.sender)
         self.automate = automate
         self.scheduler = None
 
     async def setup_hook(self) -> None:
         from cogs.gallery import GalleryCog
-        from cogs.milestones import MilestoneCog
-
         from cogs.help import HelpCog
-        from cogs.rover import RoverCog
+        from cogs.milestones import MilestoneCog
         from cogs.panorama import PanoramaCog
+        from cogs.rover import RoverCog
         from cogs.subscriptions import SubscriptionCog
 
+        svc = self.services
         self.add_dynamic_items(render.PagerButton, render.PageMenu)
-        await self.add_cog(GalleryCog(self))
-        await self.add_cog(MilestoneCog(self))
-        await self.add_cog(SubscriptionCog(self))
-        await self.add_cog(PanoramaCog(self.services.panoramas, self.services.catalogue))
-        if self.services.rovermaps is not None:
+        await self.add_cog(GalleryCog(svc.gallery_for, svc.choice, svc.clock))
+        await self.add_cog(MilestoneCog(svc.gallery_for, svc.choice))
+        await self.add_cog(SubscriptionCog(svc.store.subscriptions, svc.choice, svc.config, svc.clock,
+                                           self.automation.digests.preview, self.sender.missing_permissions))
+        if svc.panoramas is not None:
+            await self.add_cog(PanoramaCog(svc.panoramas))
+        if svc.rovermaps is not None:
             from cogs.where import WhereCog
 
-            await self.add_cog(WhereCog(self.services.rovermaps))
+            await self.add_cog(WhereCog(svc.rovermaps, svc.choice))
         await self.add_cog(HelpCog())
-        await self.add_cog(RoverCog(self.services.store))
+        await self.add_cog(RoverCog(svc.choice))
         if self.automate:
             self.automation.recover()
             self.scheduler = schedule.build(self.automation, self.services.config)
@@ -433,38 +435,19 @@ class RoverBot(commands.Bot):
     # ------------------------------------------------------------ paging buttons
 
     async def turn_page(self, interaction: discord.Interaction, custom_id: str) -> None:
-        """A gallery or timeline button: the custom id says what to show; the message is edited in place."""
-        gallery = self.services.gallery
-        if custom_id.startswith(compose.GALLERY_PREFIX + ":") and not custom_id.endswith(":noop"):
-            # the custom id names the rover's mission: page through that rover's gallery
-            mission = custom_id.split(":")[1]
-            gallery = self.services.gallery_for(rovers.BY_MISSION.get(mission, rovers.DEFAULT))
-        if custom_id.endswith(":noop"):
-            await interaction.response.defer()
-            return
+        """A paging button or menu: the cog whose command made the message handles it, chosen by the
+        custom id's prefix (each cog lists its prefixes in `pages`); the message is edited in place."""
+        prefix = custom_id.split(":", 1)[0]
+        handler = next((cog.pages[prefix] for cog in self.cogs.values() if prefix in getattr(cog, "pages", {})), None)
         try:
-            if custom_id.startswith(compose.PRODUCT_PREFIX):
-                await interaction.response.defer()  # assembling may take seconds
-                post = await self.services.panoramas.turn(custom_id)
-                await interaction.edit_original_response(**render.edit(post))
-                return
-            if custom_id.startswith(compose.MILESTONE_PREFIX):
-                _, which, page_text = custom_id.split(":")
-                page = int(page_text)
-                if which != "timeline":
-                    gallery = self.services.gallery_for(rovers.find(which))
-                await interaction.response.edit_message(**render.edit(gallery.timeline_page(page)))
-                return
-            await interaction.response.defer()  # a page may need NASA
-            post = await gallery.turn(custom_id)
+            if handler is None:
+                raise ValueError(prefix)
+            await handler(interaction, custom_id)
         except UserFacingError as e:
             await replies.tell(interaction, str(e))
-            return
-        except (ValueError, IndexError):
+        except (ValueError, IndexError, KeyError):
             log.warning("unreadable button id %r", custom_id)
             await replies.tell(interaction, "That button is from an older version of me; run the command again.")
-            return
-        await interaction.edit_original_response(**render.edit(post))
 
 
 # ------------------------------------------------------------------ entry points

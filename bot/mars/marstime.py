@@ -65,7 +65,7 @@ def mars_sol_date(utc: datetime) -> float:
     return (jd_tt - 2451549.5) / _MSD_RATIO + _J2000_MSD
 
 
-def clock(utc: datetime, mission: Mission = PERSEVERANCE) -> MarsClock:
+def clock(utc: datetime, mission: Mission) -> MarsClock:
     """The sol and LMST at the rover at this UTC instant."""
     local = mars_sol_date(utc) + mission.longitude_east / 360
     sol = math.floor(local) - mission.sol_offset
@@ -73,11 +73,11 @@ def clock(utc: datetime, mission: Mission = PERSEVERANCE) -> MarsClock:
     return MarsClock(mission=mission.key, sol=sol, lmst_seconds=lmst, utc=_as_utc(utc))
 
 
-def sol_at(utc: datetime, mission: Mission = PERSEVERANCE) -> int:
+def sol_at(utc: datetime, mission: Mission) -> int:
     return clock(utc, mission).sol
 
 
-def utc_of(sol: int, lmst_seconds: float = 0.0, mission: Mission = PERSEVERANCE) -> datetime:
+def utc_of(sol: int, lmst_seconds: float, mission: Mission) -> datetime:
     """The UTC instant of a given sol and local mean solar time at the rover."""
     msd = sol + mission.sol_offset + lmst_seconds / 86400 - mission.longitude_east / 360
     jd_tt = (msd - _J2000_MSD) * _MSD_RATIO + 2451549.5
@@ -87,12 +87,12 @@ def utc_of(sol: int, lmst_seconds: float = 0.0, mission: Mission = PERSEVERANCE)
     return datetime.fromtimestamp((jd_tt - 2440587.5) * 86400 - tt_minus_utc, tz=timezone.utc)
 
 
-def sol_interval(sol: int, mission: Mission = PERSEVERANCE) -> tuple[datetime, datetime]:
+def sol_interval(sol: int, mission: Mission) -> tuple[datetime, datetime]:
     """[start, end) in UTC: LMST midnight of this sol to LMST midnight of the next."""
     return utc_of(sol, 0.0, mission), utc_of(sol + 1, 0.0, mission)
 
 
-def sols_overlapping(start: datetime, end: datetime, mission: Mission = PERSEVERANCE) -> range:
+def sols_overlapping(start: datetime, end: datetime, mission: Mission) -> range:
     """Every sol that overlaps the UTC interval [start, end)."""
     first = sol_at(start, mission)
     last = sol_at(_as_utc(end) - timedelta(microseconds=1), mission)

@@ -22,6 +22,8 @@ class Rover:
     cameras_file: str
     milestones_file: str
     panoramas: bool  # its records carry camera models and attitude for assembling products
+    map_code: str  # its mission on NASA's map (MMGIS): M20, MSL
+    landing: tuple[float, float]  # published landing coordinates (planetocentric latitude, east longitude)
 
     @property
     def name(self) -> str:
@@ -46,11 +48,15 @@ def _timeline(name: str) -> Timeline:
     return milestones.load(name)
 
 
-PERSEVERANCE = Rover("perseverance", marstime.PERSEVERANCE, "m2020", "cameras.toml", "milestones.toml", True)
-CURIOSITY = Rover("curiosity", marstime.CURIOSITY, "msl", "curiosity_cameras.toml", "curiosity_milestones.toml", False)
+PERSEVERANCE = Rover("perseverance", marstime.PERSEVERANCE, "m2020", "cameras.toml", "milestones.toml", True,
+                     "M20", (18.4447, 77.4508))  # Octavia E. Butler Landing, Jezero
+CURIOSITY = Rover("curiosity", marstime.CURIOSITY, "msl", "curiosity_cameras.toml", "curiosity_milestones.toml", False,
+                  "MSL", (-4.5895, 137.4417))  # Bradbury Landing, Gale
 ROVERS = {r.key: r for r in (PERSEVERANCE, CURIOSITY)}
 BY_MISSION = {r.mission.key: r for r in ROVERS.values()}
-DEFAULT = PERSEVERANCE
+# The rover a server sees until an admin picks another with /rover (the product's choice, made
+# once here; library code takes the rover it is given).
+SERVER_DEFAULT = PERSEVERANCE
 
 
 def find(name: str | None) -> Rover:

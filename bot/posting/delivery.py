@@ -22,8 +22,9 @@ from datetime import datetime
 from typing import Awaitable, Callable, Protocol, Sequence
 
 from bot import crashpoints
-from bot.models import OutboxEntry
-from bot.store import Store
+from bot.mars import rovers
+from bot.models import OutboxEntry, Payload, PostKey, ThreadRoute, WebhookRoute
+from bot.store import Channels, Outbox, State, Subscriptions
 
 log = logging.getLogger("roverbot.delivery")
 
@@ -128,10 +129,14 @@ NONCE_TRUST_SECONDS = 120.0
 
 
 class Courier:
-    def __init__(self, store: Store, sender: Sender, *, clock: Callable[[], datetime], messages_per_hour: int,
-                 pacer: Pacer | None = None, admin_channel_id: int | None = None, owner: str | None = None,
+    def __init__(self, outbox: Outbox, subscriptions: Subscriptions, channels: Channels, state: State, sender: Sender, *,
+                 clock: Callable[[], datetime], messages_per_hour: int, pacer: Pacer | None = None,
+                 admin_channel_id: int | None = None, owner: str | None = None,
                  nonce_trust_seconds: float = NONCE_TRUST_SECONDS):
-        self.store = store
+        self.outbox = outbox
+        self.subscriptions = subscriptions
+        self.channels = channels
+        self.state = state
         self.sender = sender
         self.clock = clock
         self.messages_per_hour = messages_per_hour
@@ -149,7 +154,7 @@ class Courier:
             self.release_held()
             for _ in range(max_batches):
                 now = self.clock().timestamp()
-                batch = self.store.outbox.due(now)
+                batch = self.outbox.due(now)
                 if not batch:
                     break
                 for entry in batch:
@@ -162,60 +167,59 @@ class Courier:
         now = self.clock().timestamp()
         room: dict[int, int] = {}
         # Channels with a digest are skipped in SQL: their held posts wait for it, and may be many.
-        for entry_id, channel_id in self.store.outbox.held_without_digest():
+        for entry_id, channel_id in self.outbox.held_without_digest():
             if channel_id not in room:
-                room[channel_id] = self.messages_per_hour - self.store.outbox.sent_since(channel_id, now - HOUR)
+                room[channel_id] = self.messages_per_hour - self.outbox.sent_since(channel_id, now - HOUR)
             if room[channel_id] > 0:
                 room[channel_id] -= 1
-                self.store.outbox.mark(entry_id, "pending")
+                self.outbox.mark(entry_id, "pending")
 
     async def deliver(self, entry: OutboxEntry) -> bool:
         now = self.clock().timestamp()
-        if entry.kind in BUDGETED and self.store.outbox.sent_since(entry.channel_id, now - HOUR) >= self.messages_per_hour:
-            if self.store.outbox.update_status(entry.id, "pending", "held"):
+        if entry.kind in BUDGETED and self.outbox.sent_since(entry.channel_id, now - HOUR) >= self.messages_per_hour:
+            if self.outbox.update_status(entry.id, "pending", "held"):
                 log.info("channel %s is at its %d posts/hour: %s held for the digest", entry.channel_id,
                          self.messages_per_hour, entry.key)
             return False
         # The claim is the gate: after it the post is never changed again (a late picture of its
         # sequence becomes a new post), and no other courier can send it.
-        claimed = self.store.outbox.claim(entry.id, self.owner, now)
+        claimed = self.outbox.claim(entry.id, self.owner, now)
         if claimed is None:
             return False  # sent, merged, paused or claimed since the batch was read
         entry = claimed
         p = entry.payload
-        route = p.get("delivery") or {}
         thread_id: int | None = None
         try:
-            if route.get("thread"):
-                thread_id = await self.thread_for(entry, route["thread"])
-            hook = await self.webhook_for(entry, route["webhook"]) if route.get("webhook") else None
+            if p.thread is not None:
+                thread_id = await self.thread_for(entry, p.thread)
+            hook = await self.webhook_for(entry, p.webhook) if p.webhook is not None else None
             # Discord never deduplicates a webhook execution (it takes no nonce): a post meant for a
             # webhook is looked for on every re-attempt, not only past the nonce window.
             if entry.attempts > 1 and entry.first_attempt_at is not None \
-                    and (route.get("webhook") or now - entry.first_attempt_at > self.nonce_trust_seconds):
+                    and (p.webhook is not None or now - entry.first_attempt_at > self.nonce_trust_seconds):
                 # An earlier attempt may have reached Discord, and Discord may have forgotten its nonce.
                 found = await self.sender.find_sent(thread_id or entry.channel_id, reference(entry.nonce),
-                                                    entry.first_attempt_at - 60, self.store.channels.webhook_ids(entry.channel_id))
+                                                    entry.first_attempt_at - 60, self.channels.webhook_ids(entry.channel_id))
                 if found is not None:
-                    self.store.outbox.mark_sent(entry.id, found, self.clock().timestamp())
+                    self.outbox.mark_sent(entry.id, found, self.clock().timestamp())
                     log.info("post %s was already in channel %s (message %s): recorded, not sent again", entry.key,
                              thread_id or entry.channel_id, found)
                     return False
-            name = (route.get("webhook") or {}).get("name")
-            message = Outgoing(channel_id=entry.channel_id, content=p.get("content") or "", embeds=p.get("embeds") or [],
-                               role_id=p.get("role_id"), files=[(name, self.store.outbox.blob(h)) for name, h in p.get("files", [])],
-                               nonce=entry.nonce, reference=reference(entry.nonce), role_ids=tuple(p.get("role_ids") or ()),
+            name = p.webhook.name if p.webhook is not None else None
+            message = Outgoing(channel_id=entry.channel_id, content=p.content, embeds=list(p.embeds),
+                               role_id=p.role_id, files=[(f, self.outbox.blob(h)) for f, h in p.files],
+                               nonce=entry.nonce, reference=reference(entry.nonce), role_ids=p.role_ids,
                                thread_id=thread_id, webhook=hook, username=name if hook else None,
-                               avatar_url=(route.get("webhook") or {}).get("avatar") if hook else None)
+                               avatar_url=p.webhook.avatar if hook and p.webhook is not None else None)
             await self.pacer.wait()
             try:
                 message_id = await self.sender.send(message)
             except WebhookGone:
                 # Deleted by someone: nothing was posted with it. Make a new one (or fall back to a
                 # plain send without Manage Webhooks) and send once more.
-                self.store.channels.webhook_gone(hook[0], now)  # type: ignore[index]
+                self.channels.webhook_gone(hook[0], now)  # type: ignore[index]
                 log.warning("the webhook in channel %s was deleted; making a new one", entry.channel_id)
-                hook = await self.webhook_for(entry, route["webhook"])
+                hook = await self.webhook_for(entry, p.webhook)  # type: ignore[arg-type]
                 message = dataclasses.replace(message, webhook=hook, username=name if hook else None,
                                               avatar_url=message.avatar_url if hook else None)
                 await self.pacer.wait()
@@ -223,104 +227,104 @@ class Courier:
         except ChannelGone as e:
             if thread_id is not None:
                 # The sol's thread was deleted, not the channel: the next attempt finds or makes another.
-                self.store.channels.forget_sol_thread(entry.channel_id, route["thread"]["sol"])
-                self.store.outbox.retry_later(entry.id, now + 30.0, f"thread {thread_id} is gone: {e}")
+                self.channels.forget_sol_thread(entry.channel_id, p.thread.mission, p.thread.sol)  # type: ignore[union-attr]
+                self.outbox.retry_later(entry.id, now + 30.0, f"thread {thread_id} is gone: {e}")
                 return False
             return self._refused(entry, e)
         except (Forbidden, WebhookGone) as e:
             return self._refused(entry, e)
         except Rejected as e:
-            self.store.outbox.mark(entry.id, "failed", str(e))
+            self.outbox.mark(entry.id, "failed", str(e))
             log.error("Discord refused post %s in channel %s: %s", entry.key, entry.channel_id, e)
             return False
         except Transient as e:
             delay = min(3600.0, 30.0 * 2 ** min(entry.attempts - 1, 7))
-            self.store.outbox.retry_later(entry.id, now + delay, str(e))
+            self.outbox.retry_later(entry.id, now + delay, str(e))
             log.warning("post %s to channel %s failed (%s); retry %d in %.0f s", entry.key, entry.channel_id, e,
                         entry.attempts, delay)
             return False
         except BaseException:
             # Stopping mid-send (cancelled): the claim is released with its first attempt kept,
             # so the next start checks the channel before sending again.
-            self.store.outbox.abandoned_claims(self.owner)
+            self.outbox.abandoned_claims(self.owner)
             raise
         crashpoints.reached(f"send:{entry.kind}")  # Discord has it; the store does not know yet
-        self.store.outbox.mark_sent(entry.id, message_id, self.clock().timestamp())
+        self.outbox.mark_sent(entry.id, message_id, self.clock().timestamp())
         self.sent += 1
         return True
 
     def _refused(self, entry: OutboxEntry, e: DeliveryError) -> bool:
-        self.store.outbox.unclaim(entry.id)  # refused: certainly not posted
+        self.outbox.unclaim(entry.id)  # refused: certainly not posted
         if entry.kind == "alert":
-            self.store.outbox.mark(entry.id, "failed", str(e))
+            self.outbox.mark(entry.id, "failed", str(e))
             log.warning("could not deliver an alert to channel %s: %s", entry.channel_id, e)
             return False
         self.pause(entry.guild_id, entry.channel_id, str(e) or type(e).__name__)
         return False
 
-    async def thread_for(self, entry: OutboxEntry, spec: dict) -> int:
+    async def thread_for(self, entry: OutboxEntry, spec: ThreadRoute) -> int:
         """The sol's thread in the entry's channel: recorded, else found again, else made. Exactly
         once: a thread Discord made but we never recorded (a crash, a lost answer) is found by its
         name among the channel's active threads instead of made a second time."""
-        channel_id, sol, name = entry.channel_id, int(spec["sol"]), spec["name"]
-        known = self.store.channels.sol_thread(channel_id, sol)
+        channel_id, sol, name = entry.channel_id, spec.sol, spec.name
+        known = self.channels.sol_thread(channel_id, spec.mission, sol)
         if known is not None:
             return known
         found = await self.sender.find_thread(entry.guild_id, channel_id, name)
         if found is None:
-            starter = f"🧵 **{name}**: Perseverance's new pictures of sol {sol}, posted here as they arrive."
-            found = await self.sender.create_thread(channel_id, name, forum=bool(spec.get("forum")), starter=starter)
+            rover = rovers.BY_MISSION[spec.mission].name if spec.mission in rovers.BY_MISSION else spec.mission
+            starter = f"🧵 **{name}**: {rover}'s new pictures of sol {sol}, posted here as they arrive."
+            found = await self.sender.create_thread(channel_id, name, forum=spec.forum, starter=starter)
             crashpoints.reached("thread:created")  # Discord has the thread; the store does not know yet
         else:
             log.info("found the thread %r (%s) in channel %s again: recorded, not made twice", name, found, channel_id)
-        self.store.channels.record_sol_thread(channel_id, sol, found, name, self.clock().timestamp())
+        self.channels.record_sol_thread(channel_id, spec.mission, sol, found, name, self.clock().timestamp())
         return found
 
-    async def webhook_for(self, entry: OutboxEntry, spec: dict) -> tuple[int, str] | None:
+    async def webhook_for(self, entry: OutboxEntry, spec: WebhookRoute) -> tuple[int, str] | None:
         """The channel's webhook, made when missing. None: the bot may not manage webhooks there, so
         the post goes out as the bot; the server is told once, and asked again at most hourly."""
         channel_id = entry.channel_id
-        hook = self.store.channels.webhook(channel_id)
+        hook = self.channels.webhook(channel_id)
         if hook is not None:
             return hook
         now = self.clock().timestamp()
-        denied = self.store.state.get(f"webhook.denied:{channel_id}")
+        denied = self.state.get(f"webhook.denied:{channel_id}")
         if denied is not None and now - float(denied) < HOUR:
             return None
         try:
-            made = await self.sender.create_webhook(channel_id, spec.get("name") or "roverbot")
+            made = await self.sender.create_webhook(channel_id, spec.name)
         except Forbidden as e:
-            self.store.state.put(f"webhook.denied:{channel_id}", str(now))
+            self.state.put(f"webhook.denied:{channel_id}", str(now))
             self._note_no_webhook(entry, spec, str(e))
             return None
-        self.store.channels.record_webhook(channel_id, made[0], made[1], now)
-        self.store.state.delete(f"webhook.denied:{channel_id}")
-        self.store.state.delete(f"webhook.noted:{channel_id}")
-        log.info("made a webhook in channel %s for posts as %r", channel_id, spec.get("name"))
+        self.channels.record_webhook(channel_id, made[0], made[1], now)
+        self.state.delete(f"webhook.denied:{channel_id}")
+        self.state.delete(f"webhook.noted:{channel_id}")
+        log.info("made a webhook in channel %s for posts as %r", channel_id, spec.name)
         return made
 
-    def _note_no_webhook(self, entry: OutboxEntry, spec: dict, reason: str) -> None:
+    def _note_no_webhook(self, entry: OutboxEntry, spec: WebhookRoute, reason: str) -> None:
         """Once per channel (until a webhook works there): why posts come as the bot, not as the name asked for."""
         key = f"webhook.noted:{entry.channel_id}"
-        if self.store.state.get(key) is not None:
+        if self.state.get(key) is not None:
             return
         now = self.clock().timestamp()
-        self.store.state.put(key, str(now))
+        self.state.put(key, str(now))
         log.warning("no webhook in channel %s (%s): posting as the bot", entry.channel_id, reason)
         target = self.admin_channel_id or self.sender.alert_channel(entry.guild_id)
-        if target is None and not (entry.payload.get("delivery") or {}).get("thread", {}).get("forum"):
+        if target is None and not (entry.payload.thread is not None and entry.payload.thread.forum):
             target = entry.channel_id
         if target is None:
             return
-        text = (f"ℹ️ Posts in <#{entry.channel_id}> are set to appear as **{spec.get('name')}**, but I'm missing "
+        text = (f"ℹ️ Posts in <#{entry.channel_id}> are set to appear as **{spec.name}**, but I'm missing "
                 "**Manage Webhooks** there, so I post them as myself. Nothing is lost. Give me Manage Webhooks in that "
                 "channel and the next posts use that name and picture.")
-        self.store.outbox.enqueue(f"alert:webhook:{entry.channel_id}:{int(now)}", entry.guild_id, target, "alert",
-                           {"content": text, "embeds": []}, now)
+        self.outbox.enqueue(PostKey.alert(target, "webhook", entry.channel_id, int(now)), entry.guild_id, Payload(content=text), now)
 
     def pause(self, guild_id: int, channel_id: int, reason: str) -> None:
         now = self.clock().timestamp()
-        newly = self.store.subscriptions.pause(channel_id, reason, now)
+        newly = self.subscriptions.pause(channel_id, reason, now)
         if not newly:
             return
         kinds = ", ".join(sorted({s.kind for s in newly}))
@@ -331,13 +335,13 @@ class Courier:
             return
         text = (f"⚠️ I paused the {kinds} posts for <#{channel_id}>: {reason}. Nothing is lost: they will resume "
                 "(with what was held back) once I can post there again. Use `/subscriptions` to see the state.")
-        self.store.outbox.enqueue(f"alert:{channel_id}:{int(newly[0].paused_at or now)}:{int(now)}", guild_id, target, "alert",
-                           {"content": text, "embeds": []}, now)
+        self.outbox.enqueue(PostKey.alert(target, "paused", channel_id, int(newly[0].paused_at or now), int(now)), guild_id,
+                            Payload(content=text), now)
 
     async def recheck_paused(self) -> list[int]:
         """Resume every paused channel whose permissions are fine again; returns their ids."""
         resumed = []
-        paused = self.store.subscriptions.find(active=False)
+        paused = self.subscriptions.find(active=False)
         for channel_id in sorted({s.channel_id for s in paused}):
             extra = needed_for([s for s in paused if s.channel_id == channel_id])
             try:
@@ -350,7 +354,7 @@ class Courier:
                 log.info("could not re-check channel %s: %s", channel_id, e)
                 continue
             if not missing:
-                self.store.subscriptions.resume(channel_id)
+                self.subscriptions.resume(channel_id)
                 resumed.append(channel_id)
                 log.info("resumed posts in channel %s: permissions are fine again", channel_id)
         return resumed

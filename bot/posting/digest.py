@@ -22,7 +22,7 @@ from bot.mars import conjunction, marstime
 from bot.imagery import pictures as images
 from bot.posting import interest
 from bot.mars.cameras import Catalogue
-from bot.models import NewsItem, RoverImage
+from bot.models import NewsItem, Payload, RoverImage
 from bot.sources.nasa import NasaClient, NasaError
 
 log = logging.getLogger("roverbot.digest")
@@ -59,29 +59,42 @@ def next_due(now: datetime, tz_name: str, hhmm: str) -> datetime:
 
 
 @dataclass
+class RoverDay:
+    """One rover's part of a digest."""
+
+    rover: str  # "Perseverance"
+    catalogue: Catalogue
+    images: list[RoverImage]
+    picture: bytes | None = None
+    picture_frames: int = 0
+    quiet_reason: str = ""
+    driven_m: float | None = None  # metres it drove in the window; None when NASA's map could not say
+    drive_map: bytes | None = None  # a small map, when it moved
+
+
+@dataclass
 class DigestContent:
-    """Everything a digest shows, before it becomes a Post."""
+    """Everything a digest shows, before it becomes a Post: one part per rover it covers, and what
+    they share (news, what this channel's hourly budget held back)."""
 
     title: str
     start: datetime
     end: datetime
-    images: list[RoverImage]
+    days: list[RoverDay]
     news: list[NewsItem]
-    held: list[dict] = field(default_factory=list)  # payload summaries of posts the budget held back
-    picture: bytes | None = None
-    picture_frames: int = 0
-    quiet_reason: str = ""
-    driven_m: float | None = None  # metres Perseverance drove in the window; None when NASA's map could not say
-    drive_map: bytes | None = None  # a small map, when it moved
+    held: list[Payload] = field(default_factory=list)  # posts the budget held back
+
+    @property
+    def images(self) -> list[RoverImage]:
+        return [i for d in self.days for i in d.images]
 
 
 class DigestMaker:
     """Builds digest content; the contact sheet for a given set of frames is composed once and reused."""
 
-    def __init__(self, nasa: NasaClient, catalogue: Catalogue, *, image_hosts: Sequence[str], max_image_bytes: int,
+    def __init__(self, nasa: NasaClient, *, image_hosts: Sequence[str], max_image_bytes: int,
                  clock: Callable[[], datetime]):
         self.nasa = nasa
-        self.catalogue = catalogue
         self.image_hosts = tuple(image_hosts)
         self.max_image_bytes = max_image_bytes
         self.clock = clock
@@ -93,11 +106,11 @@ class DigestMaker:
         self.bytes_downloaded = 0
         self.sheets_composed = 0
 
-    async def picture(self, found: Sequence[RoverImage]) -> tuple[bytes | None, int]:
+    async def picture(self, found: Sequence[RoverImage], catalogue: Catalogue) -> tuple[bytes | None, int]:
         """A contact sheet of the best frames from NASA's small renditions (never full resolution)."""
         # The day's best frames by the same interest as posts (descent and sky-crane frames on landing day).
         candidates = interest.pick_frames(found, SHEET_FRAMES + SPARE_FRAMES,
-                                          interest.Context(now=self.clock(), catalogue=self.catalogue))
+                                          interest.Context(now=self.clock(), catalogue=catalogue))
         if not candidates:
             return None, 0
         key = hashlib.sha256("|".join(i.exposure_id for i in candidates).encode()).hexdigest()
@@ -107,7 +120,7 @@ class DigestMaker:
         async with lock:  # many channels due at once share one composition
             if key in self._sheets:
                 return self._sheets[key]
-            frames = await self._download(candidates)
+            frames = await self._download(candidates, catalogue)
             try:
                 sheet = await asyncio.get_running_loop().run_in_executor(
                     self._pillow, functools.partial(images.contact_sheet, frames, limit=SHEET_FRAMES))
@@ -121,7 +134,7 @@ class DigestMaker:
                 self._sheets.pop(next(iter(self._sheets)))
             return result
 
-    async def _download(self, candidates: Sequence[RoverImage]) -> list[images.Frame]:
+    async def _download(self, candidates: Sequence[RoverImage], catalogue: Catalogue) -> list[images.Frame]:
         async def one(img: RoverImage) -> images.Frame | None:
             url = img.small or img.medium  # small renditions: a sheet cell is 256 px wide anyway
             try:
@@ -130,14 +143,14 @@ class DigestMaker:
                 log.warning("digest frame %s skipped: %s", img.exposure_id, e)
                 return None
             self.bytes_downloaded += len(data)
-            return images.Frame(data, f"{self.catalogue.camera(img.instrument).short} · {img.sol}")
+            return images.Frame(data, f"{catalogue.camera(img.instrument).short} · {img.sol}")
 
         got = await asyncio.gather(*(one(i) for i in candidates))
         return [f for f in got if f is not None]
 
-    def quiet_reason(self, start: datetime, end: datetime) -> str:
-        for sol in marstime.sols_overlapping(start, end):
-            gap = conjunction.during(sol)
+    def quiet_reason(self, start: datetime, end: datetime, mission: marstime.Mission) -> str:
+        for sol in marstime.sols_overlapping(start, end, mission):
+            gap = conjunction.during(sol, mission)
             if gap:
                 return conjunction.explain(gap)
         return "NASA's feed brought no new pictures in this time; the rover may be driving, or the next downlink is still to come."

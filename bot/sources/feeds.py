@@ -16,6 +16,10 @@ MSL_FEED_PATH = "/api/v1/raw_image_items/"
 
 class Feed(Protocol):
     page_size: int
+    records_key: str  # where a page keeps its records: "images" (Perseverance), "items" (Curiosity)
+
+    async def received_page(self, page: int, count: int) -> Any:
+        """A page of every picture, the most recently received first (what a poll reads)."""
 
     async def sol_page(self, sol: int, page: int, instruments: Sequence[str]) -> Any: ...
 
@@ -24,6 +28,7 @@ class Feed(Protocol):
 
 class M2020Feed:
     page_size = PAGE_SIZE_MAX
+    records_key = "images"
 
     def __init__(self, nasa: NasaClient):
         self.nasa = nasa
@@ -35,18 +40,23 @@ class M2020Feed:
     async def newest(self, instruments: Sequence[str], count: int) -> Any:
         return await self.nasa.raw_images(page=0, num=count, order="sol desc", instruments=tuple(instruments))
 
+    async def received_page(self, page: int, count: int) -> Any:
+        return await self.nasa.raw_images(page=page, num=count, order="date_received desc")
+
 
 class MslFeed:
     """Curiosity: `condition_1` scopes the mission; sol and camera filters go in condition_2 and up;
     thumbnails are left out server-side."""
 
     page_size = 100
+    records_key = "items"
 
     def __init__(self, nasa: NasaClient):
         self.nasa = nasa
 
-    def _params(self, page: int, per_page: int, conditions: list[str]) -> list[tuple[str, str]]:
-        params = [("order", "sol desc,instrument_sort asc,sample_type_sort asc, date_taken desc"),
+    def _params(self, page: int, per_page: int, conditions: list[str],
+                order: str = "sol desc,instrument_sort asc,sample_type_sort asc, date_taken desc") -> list[tuple[str, str]]:
+        params = [("order", order),
                   ("per_page", str(per_page)), ("page", str(page)), ("condition_1", "msl:mission"),
                   ("extended", "thumbnail::sample_type::noteq")]
         params += [(f"condition_{i}", c) for i, c in enumerate(conditions, start=2)]
@@ -62,3 +72,12 @@ class MslFeed:
     async def newest(self, instruments: Sequence[str], count: int) -> Any:
         conditions = [f"{','.join(instruments)}:instrument:in"] if instruments else []
         return await self.nasa.get_json(MSL_FEED_PATH, self._params(0, count, conditions), "Curiosity's raw-image feed")
+
+    async def received_page(self, page: int, count: int) -> Any:
+        return await self.nasa.get_json(MSL_FEED_PATH, self._params(page, count, [], order="date_received desc"),
+                                        "Curiosity's raw-image feed")
+
+
+def feed_for(shape: str, nasa: NasaClient) -> Feed:
+    """The feed adapter a rover's data names ("m2020", "msl")."""
+    return {"m2020": M2020Feed, "msl": MslFeed}[shape](nasa)

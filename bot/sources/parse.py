@@ -11,7 +11,6 @@ import logging
 import re
 from datetime import datetime, timezone
 from typing import Any, Iterable
-from urllib.parse import urlsplit
 
 from bot.models import FeedPage, RoverImage
 

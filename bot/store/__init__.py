@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.mars.cameras import Catalogue
 from bot.store.channels import Channels
 from bot.store.database import Database, StorageError
 from bot.store.digests import Digests
@@ -30,9 +29,9 @@ __all__ = ["Store", "StorageError", "Database", "MIGRATIONS", "FRAME_DAYS", "FRA
 class Store:
     """Every repository, over one database connection."""
 
-    def __init__(self, db: Database, catalogue: Catalogue):
+    def __init__(self, db: Database):
         self.db = db
-        self.images = Images(db, catalogue)
+        self.images = Images(db)
         self.frames = Frames(db)
         self.polls = Polls(db)
         self.news = News(db)
@@ -44,8 +43,8 @@ class Store:
         self.retention = Retention(db)
 
     @classmethod
-    def open(cls, path: Path | str, catalogue: Catalogue) -> "Store":
-        return cls(Database.open(path), catalogue)
+    def open(cls, path: Path | str) -> "Store":
+        return cls(Database.open(path))
 
     def transaction(self):
         return self.db.transaction()

@@ -11,18 +11,19 @@ class Channels:
 
     # ------------------------------------------------------------ threads per sol, webhooks
 
-    def sol_thread(self, channel_id: int, sol: int) -> int | None:
-        row = self.db.execute("SELECT thread_id FROM sol_threads WHERE channel_id = ? AND sol = ?",
-                                (channel_id, sol)).fetchone()
+    def sol_thread(self, channel_id: int, mission: str, sol: int) -> int | None:
+        row = self.db.execute("SELECT thread_id FROM sol_threads WHERE channel_id = ? AND mission = ? AND sol = ?",
+                              (channel_id, mission, sol)).fetchone()
         return row[0] if row else None
 
-    def record_sol_thread(self, channel_id: int, sol: int, thread_id: int, name: str, at: float) -> None:
+    def record_sol_thread(self, channel_id: int, mission: str, sol: int, thread_id: int, name: str, at: float) -> None:
         """Durable: once Discord made the thread, a restart must find it here."""
-        self.db.durable("INSERT INTO sol_threads VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
-                      " thread_id = excluded.thread_id, name = excluded.name", (channel_id, sol, thread_id, name, at))
+        self.db.durable("INSERT INTO sol_threads (channel_id, mission, sol, thread_id, name, created_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel_id, mission, sol) DO UPDATE SET"
+                        " thread_id = excluded.thread_id, name = excluded.name", (channel_id, mission, sol, thread_id, name, at))
 
-    def forget_sol_thread(self, channel_id: int, sol: int) -> None:
-        self.db.execute("DELETE FROM sol_threads WHERE channel_id = ? AND sol = ?", (channel_id, sol))
+    def forget_sol_thread(self, channel_id: int, mission: str, sol: int) -> None:
+        self.db.execute("DELETE FROM sol_threads WHERE channel_id = ? AND mission = ? AND sol = ?", (channel_id, mission, sol))
 
     def webhook(self, channel_id: int) -> tuple[int, str] | None:
         """(id, token) of the webhook the bot made in this channel and still uses."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 from bot.store.database import Database, _dt, _iso
-from bot.mars.cameras import Catalogue
+from bot.mars import rovers
 from bot.models import RoverImage
 
 _IMAGE_COLUMNS = (
@@ -13,10 +13,15 @@ _IMAGE_COLUMNS = (
     " received_utc, title, caption, credit, small, medium, large, full_res, link"
 )
 
+def _family(image: RoverImage) -> str:
+    """A picture's camera family, by its own rover's catalogue (stored with it for grouping)."""
+    rover = rovers.BY_MISSION.get(image.mission)
+    return rover.catalogue.family_of(image.instrument) if rover is not None else image.instrument
+
+
 class Images:
-    def __init__(self, db: Database, catalogue: Catalogue):
+    def __init__(self, db: Database):
         self.db = db
-        self.catalogue = catalogue  # a picture's camera family is stored with it
 
     def versions(self, exposure_ids: Iterable[str], *, polled_only: bool = False) -> dict[str, int]:
         """exposure id -> stored version, for the ids already known (to a poll, with polled_only)."""
@@ -36,7 +41,7 @@ class Images:
         to the poller, so commands never swallow an automatic post.
         """
         rows = [
-            (i.exposure_id, i.image_id, i.mission, i.sol, i.instrument, self.catalogue.family_of(i.instrument),
+            (i.exposure_id, i.image_id, i.mission, i.sol, i.instrument, _family(i),
              i.sequence, i.version, i.tiles, _iso(i.taken_utc), i.lmst, _iso(i.received_utc), i.title, i.caption,
              i.credit, i.small, i.medium, i.large, i.full_res, i.link, poll_id, seen_at if poll_id else None)
             for i in images
@@ -84,10 +89,10 @@ class Images:
         q = f"SELECT {_IMAGE_COLUMNS} FROM images WHERE first_poll = ? ORDER BY sol, taken_utc, exposure_id"
         return [self._image(r) for r in self.db.execute(q, (poll_id,))]
 
-    def seen_between(self, start: float, end: float, codes: Sequence[str] = ()) -> list[RoverImage]:
-        """Pictures a poll first saw in [start, end): what a digest covers."""
-        q = f"SELECT {_IMAGE_COLUMNS} FROM images WHERE seen_at >= ? AND seen_at < ?"
-        args: list = [start, end]
+    def seen_between(self, mission: str, start: float, end: float, codes: Sequence[str] = ()) -> list[RoverImage]:
+        """A rover's pictures a poll first saw in [start, end): what a digest covers."""
+        q = f"SELECT {_IMAGE_COLUMNS} FROM images WHERE mission = ? AND seen_at >= ? AND seen_at < ?"
+        args: list = [mission, start, end]
         if codes:
             q += f" AND instrument IN ({','.join('?' * len(codes))})"
             args += list(codes)

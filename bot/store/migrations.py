@@ -218,4 +218,26 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX webhooks_by_channel ON webhooks (channel_id, gone_at);
     """,
+    # 8: subscriptions per rover. Every subscription so far was Perseverance's; a digest's mission
+    # may be '' (every rover). "The same subscription" now includes the rover.
+    """
+    ALTER TABLE subscriptions ADD COLUMN mission TEXT NOT NULL DEFAULT 'mars2020';
+    UPDATE subscriptions SET mission = '' WHERE kind = 'news';   -- news is every rover's
+    DROP INDEX subscriptions_same;
+    CREATE UNIQUE INDEX subscriptions_same ON subscriptions (channel_id, kind, mission, camera, COALESCE(role_id, 0))
+        WHERE kind != 'digest';
+    CREATE TABLE sol_threads_new (
+        channel_id  INTEGER NOT NULL,
+        mission     TEXT NOT NULL,               -- each rover's sols have threads of their own
+        sol         INTEGER NOT NULL,
+        thread_id   INTEGER NOT NULL,
+        name        TEXT NOT NULL,
+        created_at  REAL NOT NULL,
+        PRIMARY KEY (channel_id, mission, sol)
+    );
+    INSERT INTO sol_threads_new (channel_id, mission, sol, thread_id, name, created_at)
+        SELECT channel_id, 'mars2020', sol, thread_id, name, created_at FROM sol_threads;
+    DROP TABLE sol_threads;
+    ALTER TABLE sol_threads_new RENAME TO sol_threads;
+    """,
 ]

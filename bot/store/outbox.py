@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
+import hashlib
 from typing import Sequence
 
+from bot.models import GroupKey, OutboxEntry, Payload, PostKey
 from bot.store.database import Database
-import hashlib
-
-from bot.models import OutboxEntry
 
 _ENTRY_COLUMNS = "id, key, guild_id, channel_id, kind, payload, nonce, status, attempts, message_id, first_attempt_at"
 # Posts that may still go out: their files must be kept.
@@ -32,18 +30,20 @@ class Outbox:
             raise KeyError(digest)
         return row[0]
 
-    def enqueue(self, key: str, guild_id: int, channel_id: int, kind: str, payload: dict, at: float,
-                status: str = "pending", *, not_before: float = 0.0, group: str | None = None) -> int | None:
+    def enqueue(self, post_key: PostKey, guild_id: int, payload: Payload, at: float, status: str = "pending", *,
+                not_before: float = 0.0, group: GroupKey | None = None) -> int | None:
         """Record a post to be sent; None if a post with this key exists (it is never made twice)."""
+        key, channel_id, kind = str(post_key), post_key.channel_id, post_key.kind
         nonce = hashlib.sha256(key.encode()).hexdigest()[:25]  # Discord's nonce: at most 25 characters
         cur = self.db.execute(
             "INSERT OR IGNORE INTO outbox (key, guild_id, channel_id, kind, payload, nonce, status, created_at, next_try_at, grp)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (key, guild_id, channel_id, kind, json.dumps(payload), nonce, status, at, not_before, group),
+            (key, guild_id, channel_id, kind, payload.to_json(), nonce, status, at, not_before,
+             None if group is None else str(group)),
         )
         return cur.lastrowid if cur.rowcount else None
 
-    def open_group(self, channel_id: int, group: str) -> tuple[int, dict, float] | None:
+    def open_group(self, channel_id: int, group: GroupKey) -> tuple[int, Payload, float] | None:
         """An unsent post of this group that may still change: (id, payload, created_at).
 
         Only a post never claimed for sending: once a send was attempted it may be on Discord,
@@ -52,31 +52,31 @@ class Outbox:
         """
         row = self.db.execute(
             "SELECT id, payload, created_at FROM outbox WHERE channel_id = ? AND grp = ? AND status IN ('pending', 'held')"
-            " AND first_attempt_at IS NULL ORDER BY id DESC LIMIT 1", (channel_id, group)).fetchone()
-        return (row[0], json.loads(row[1]), row[2]) if row else None
+            " AND first_attempt_at IS NULL ORDER BY id DESC LIMIT 1", (channel_id, str(group))).fetchone()
+        return (row[0], Payload.from_json(row[1]), row[2]) if row else None
 
-    def update_payload(self, entry_id: int, payload: dict, not_before: float | None = None) -> bool:
+    def update_payload(self, entry_id: int, payload: Payload, not_before: float | None = None) -> bool:
         """Change a post that was never claimed for sending; False if it was claimed meanwhile."""
         cur = self.db.execute(
             "UPDATE outbox SET payload = ?, next_try_at = COALESCE(?, next_try_at) WHERE id = ?"
             " AND status IN ('pending', 'held') AND first_attempt_at IS NULL",
-            (json.dumps(payload), not_before, entry_id))
+            (payload.to_json(), not_before, entry_id))
         return cur.rowcount == 1
 
-    def settled_image_posts(self, at: float) -> list[tuple[int, int, str, dict]]:
+    def settled_image_posts(self, at: float) -> list[tuple[int, int, GroupKey, Payload]]:
         """Image posts due to go out, never attempted, not yet looked at for a product:
         (id, channel, group, payload)."""
         rows = self.db.execute(
             """SELECT id, channel_id, grp, payload FROM outbox WHERE kind = 'images' AND status = 'pending'
             AND first_attempt_at IS NULL AND next_try_at <= ? AND grp IS NOT NULL
             AND json_extract(payload, '$.product') IS NULL ORDER BY id""", (at,)).fetchall()
-        return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+        return [(r[0], r[1], GroupKey.parse(r[2]), Payload.from_json(r[3])) for r in rows]
 
-    def products_posted(self, channel_id: int, group: str) -> int:
+    def products_posted(self, channel_id: int, group: GroupKey) -> int:
         """How many posts of this group in this channel carry (or will carry) a product."""
         return self.db.execute(
             """SELECT COUNT(*) FROM outbox WHERE channel_id = ? AND grp = ? AND status NOT IN ('cancelled', 'failed')
-            AND COALESCE(json_extract(payload, '$.product'), '') != ''""", (channel_id, group)).fetchone()[0]
+            AND COALESCE(json_extract(payload, '$.product'), '') != ''""", (channel_id, str(group))).fetchone()[0]
 
     def due(self, at: float, limit: int = 100) -> list[OutboxEntry]:
         """Pending posts whose time has come, oldest first, skipping channels that are paused."""
@@ -163,5 +163,5 @@ class Outbox:
 
     @staticmethod
     def _entry(r: tuple) -> OutboxEntry:
-        return OutboxEntry(id=r[0], key=r[1], guild_id=r[2], channel_id=r[3], kind=r[4], payload=json.loads(r[5]),
+        return OutboxEntry(id=r[0], key=r[1], guild_id=r[2], channel_id=r[3], kind=r[4], payload=Payload.from_json(r[5]),
                            nonce=r[6], status=r[7], attempts=r[8], message_id=r[9], first_attempt_at=r[10])

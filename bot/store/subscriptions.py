@@ -15,32 +15,33 @@ class Subscriptions:
     # ------------------------------------------------------------ subscriptions
 
     _SUB_COLUMNS = ("id, guild_id, channel_id, kind, camera, codes, digest_time, timezone, role_id, created_at,"
-                    " paused_at, paused_reason, threads, webhook_name, webhook_avatar")
+                    " paused_at, paused_reason, threads, webhook_name, webhook_avatar, mission")
 
-    def subscribe(self, guild_id: int, channel_id: int, kind: str, *, camera: str = "", codes: Sequence[str] = (),
+    def subscribe(self, guild_id: int, channel_id: int, kind: str, *, mission: str, camera: str = "", codes: Sequence[str] = (),
                   digest_time: str = "09:00", timezone: str = "UTC", role_id: int | None = None, at: float,
                   threads: str = "", webhook_name: str | None = None, webhook_avatar: str | None = None) -> Subscription:
-        """A new subscription, unless the same one exists: same channel, kind, camera and role (a
-        channel has one digest). Then its settings change and its history (created_at) stays."""
+        """A new subscription, unless the same one exists: same channel, kind, rover, camera and role
+        (a channel has one digest, of one rover or, with mission '', of every rover). Then its
+        settings change and its history (created_at) stays."""
         with self.db.transaction():
             if kind == "digest":
                 row = self.db.execute("SELECT id FROM subscriptions WHERE channel_id = ? AND kind = 'digest'",
                                         (channel_id,)).fetchone()
             else:
                 row = self.db.execute(
-                    "SELECT id FROM subscriptions WHERE channel_id = ? AND kind = ? AND camera = ?"
-                    " AND COALESCE(role_id, 0) = ?", (channel_id, kind, camera, role_id or 0)).fetchone()
-            values = (camera, "|".join(codes), digest_time, timezone, role_id, threads, webhook_name, webhook_avatar)
+                    "SELECT id FROM subscriptions WHERE channel_id = ? AND kind = ? AND mission = ? AND camera = ?"
+                    " AND COALESCE(role_id, 0) = ?", (channel_id, kind, mission, camera, role_id or 0)).fetchone()
+            values = (camera, "|".join(codes), digest_time, timezone, role_id, threads, webhook_name, webhook_avatar, mission)
             if row is None:
                 sub_id = self.db.execute(
                     """INSERT INTO subscriptions (camera, codes, digest_time, timezone, role_id, threads, webhook_name,
-                    webhook_avatar, guild_id, channel_id, kind, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    webhook_avatar, mission, guild_id, channel_id, kind, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     (*values, guild_id, channel_id, kind, at)).lastrowid
             else:
                 sub_id = row[0]
                 self.db.execute(
                     """UPDATE subscriptions SET camera = ?, codes = ?, digest_time = ?, timezone = ?, role_id = ?,
-                    threads = ?, webhook_name = ?, webhook_avatar = ?, paused_at = NULL, paused_reason = NULL
+                    threads = ?, webhook_name = ?, webhook_avatar = ?, mission = ?, paused_at = NULL, paused_reason = NULL
                     WHERE id = ?""", (*values, sub_id))
         sub = self.subscription_by_id(sub_id)
         assert sub is not None
@@ -77,10 +78,10 @@ class Subscriptions:
         return self._sub(row) if row else None
 
     def find(self, *, kind: str | None = None, guild_id: int | None = None, channel_id: int | None = None,
-                      active: bool | None = None) -> list[Subscription]:
+             active: bool | None = None, mission: str | None = None) -> list[Subscription]:
         q = f"SELECT {self._SUB_COLUMNS} FROM subscriptions WHERE 1=1"
         args: list = []
-        for col, val in (("kind", kind), ("guild_id", guild_id), ("channel_id", channel_id)):
+        for col, val in (("kind", kind), ("guild_id", guild_id), ("channel_id", channel_id), ("mission", mission)):
             if val is not None:
                 q += f" AND {col} = ?"
                 args.append(val)
@@ -103,4 +104,4 @@ class Subscriptions:
         return Subscription(id=r[0], guild_id=r[1], channel_id=r[2], kind=r[3], camera=r[4],
                             codes=tuple(c for c in r[5].split("|") if c), digest_time=r[6], timezone=r[7], role_id=r[8],
                             created_at=r[9], paused_at=r[10], paused_reason=r[11], threads=r[12], webhook_name=r[13],
-                            webhook_avatar=r[14])
+                            webhook_avatar=r[14], mission=r[15])
