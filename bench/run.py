@@ -18,7 +18,8 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.mars import cameras
+from bot.mars import cameras, rovers  # noqa: E402
+from bot.sources.feeds import M2020Feed  # noqa: E402
 from bot.sources import parse  # noqa: E402
 from bot.answers.gallery import Gallery  # noqa: E402
 from bot.sources.nasa import NasaClient, make_http_client  # noqa: E402
@@ -64,18 +65,39 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def bench_ingest(tmp: Path) -> list[Row]:
+def _ingest(where) -> float:
     records = [make_record(100 + i // 600, ("NAVCAM_LEFT", "MCZ_LEFT", "FRONT_HAZCAM_LEFT_A")[i % 3], n=i) for i in range(10_000)]
     pages = [{"images": records[i : i + 100], "per_page": "100"} for i in range(0, len(records), 100)]
-    store = Store.open(tmp / "ingest.sqlite3")
+    store = Store.open(where)
     start = time.perf_counter()
     for payload in pages:
         store.images.record(parse.page(payload, hosts=("127.0.0.1", *parse.IMAGE_HOSTS)).images)
     elapsed = time.perf_counter() - start
     assert store.images.image_count() == 10_000
     store.close()
-    rate = 10_000 / elapsed
+    return 10_000 / elapsed
+
+
+def bench_ingest(tmp: Path) -> list[Row]:
+    rate = _ingest(tmp / "ingest.sqlite3")
     return [("ingest: parse + store 10,000 records", f"{rate:,.0f} records/s", ">= 20,000 records/s", rate >= 20_000)]
+
+
+def bench_storage(tmp: Path) -> list[Row]:
+    """The same ingest and /sol on the embedded SQLite file and on a PostgreSQL server (loopback,
+    started here from the server binaries, as the tests do)."""
+    from tests.pgserver import PgServer
+
+    rows: list[Row] = []
+    with PgServer() as pg:
+        for label, where in (("SQLite", tmp / "storage.sqlite3"), ("PostgreSQL", pg.create_database("ingest"))):
+            rate = _ingest(where)
+            rows.append((f"ingest on {label}: parse + store 10,000 records", f"{rate:,.0f} records/s", "", True))
+        for label, where in (("SQLite", tmp / "sol.sqlite3"), ("PostgreSQL", pg.create_database("sol"))):
+            p50, p99 = asyncio.run(_sol_times(where))
+            rows.append((f"/sol 600-image sol from the store on {label}: p50 / p99", f"{p50:.2f} / {p99:.2f} ms",
+                         "p99 < 50 ms", p99 < 50))
+    return rows
 
 
 async def bench_idle_poll(tmp: Path) -> list[Row]:
@@ -83,7 +105,8 @@ async def bench_idle_poll(tmp: Path) -> list[Row]:
     http = make_http_client("roverbot-bench (contact: bench@example.org)", 10)
     store = Store.open(tmp / "poll.sqlite3")
     try:
-        poller = ImagePoller(NasaClient(http, standin.url), store, clock=lambda: NOW)
+        poller = ImagePoller(M2020Feed(NasaClient(http, standin.url)), store.images, store.frames, store.polls, store.state,
+                             mission=rovers.PERSEVERANCE.mission, clock=lambda: NOW)
         await poller.poll()  # baseline
         cpu, requests = [], []
         for _ in range(50):
@@ -105,12 +128,13 @@ async def bench_idle_poll(tmp: Path) -> list[Row]:
     ]
 
 
-async def bench_sol_from_store(tmp: Path) -> list[Row]:
-    store = Store.open(tmp / "sol.sqlite3")
+async def _sol_times(where) -> tuple[float, float]:
+    store = Store.open(where)
     families = ("NAVCAM_LEFT", "NAVCAM_RIGHT", "MCZ_LEFT", "MCZ_RIGHT", "FRONT_HAZCAM_LEFT_A", "SHERLOC_WATSON")
     records = [make_record(1500, families[i % 6], n=i) for i in range(600)]
     store.images.record(parse.page({"images": records}, hosts=("127.0.0.1", *parse.IMAGE_HOSTS)).images)
-    gallery = Gallery(NasaClient(None, "http://127.0.0.1:9"), store, cameras.default(), clock=lambda: NOW)  # type: ignore[arg-type]
+    nasa = NasaClient(None, "http://127.0.0.1:9")  # type: ignore[arg-type]
+    gallery = Gallery(rovers.PERSEVERANCE, M2020Feed(nasa), store.images, store.frames, store.state, clock=lambda: NOW)
     store.images.mark_sol_fetched("mars2020", 1500, "", NOW.timestamp())  # warm: no NASA call may happen
     times = []
     for i in range(1000):
@@ -119,7 +143,11 @@ async def bench_sol_from_store(tmp: Path) -> list[Row]:
         times.append((time.perf_counter() - t0) * 1000)
     assert "600 pictures" in post.content
     store.close()
-    p50, p99 = percentile(times, 50), percentile(times, 99)
+    return percentile(times, 50), percentile(times, 99)
+
+
+async def bench_sol_from_store(tmp: Path) -> list[Row]:
+    p50, p99 = await _sol_times(tmp / "sol.sqlite3")
     return [
         ("/sol 600-image sol from the store: p50", f"{p50:.2f} ms", "", True),
         ("/sol 600-image sol from the store: p99", f"{p99:.2f} ms", "< 10 ms", p99 < 10),
@@ -355,7 +383,8 @@ SUITES: dict[str, Callable] = {"ingest": bench_ingest, "idle_poll": bench_idle_p
                                "digest_picture": bench_digest_picture, "fanout": bench_fanout, "soak": bench_soak,
                                "burst": bench_burst, "panorama": bench_panorama, "where": bench_where,
                                "where_command": bench_where_command, "downtime": bench_downtime,
-                               "backlog": bench_backlog, "busy_channel": bench_busy_channel}
+                               "backlog": bench_backlog, "busy_channel": bench_busy_channel,
+                               "storage": bench_storage}
 
 
 def print_table(rows: list[Row]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -305,11 +306,11 @@ async def status(args: argparse.Namespace, config: config_mod.Config) -> int:
 
     from bot.store import Store
 
-    if not config.database.exists():
+    if not config.database_url and not config.database.exists():
         if args.check:
             raise CliError(f"unhealthy: no database at {config.database} (has the bot started?)", EXIT_FAILED)
         raise CliError(f"no database at {config.database} yet: the bot has not run with this configuration", EXIT_FAILED)
-    store = Store.open(config.database)
+    store = Store.open(config.storage)
     try:
         report = status_report(store, config)
         beat = store.state.get("heartbeat")
@@ -336,6 +337,12 @@ HEALTHY_WITHIN = 300.0
 FAILING_CYCLES = 3
 
 
+def _shown_storage(config: config_mod.Config) -> str:
+    from bot.store.database import without_password
+
+    return without_password(config.database_url) if config.database_url else str(config.database)
+
+
 def status_report(store, config: config_mod.Config) -> dict:
     def when(ts: float | None) -> str | None:
         return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds") if ts else None
@@ -346,7 +353,13 @@ def status_report(store, config: config_mod.Config) -> dict:
     sources = {**{poller.source_of(r.mission): poller.source_of(r.mission) for r in every},
                **{f"news:{f}": f"news:{f}" for f in config.news_feeds},
                **{drive_posts.source_of(r): drive_posts.source_of(r) for r in every}}
-    out: dict = {"database": str(config.database), "sources": [], "outbox": store.outbox.counts(), "subscriptions": []}
+    out: dict = {"database": _shown_storage(config), "sources": [], "outbox": store.outbox.counts(), "subscriptions": []}
+    now = datetime.now(timezone.utc).timestamp()
+    leader = store.cluster.leader(now)
+    # every process sharing the database: its shards, its last heartbeat, whether it leads
+    out["processes"] = [{"name": p.name, "shards": p.shards, "last_heartbeat": when(p.heartbeat_at),
+                         "seconds_since_heartbeat": round(now - p.heartbeat_at, 1), "leader": p.name == leader,
+                         "send_rate": round(p.send_rate, 2)} for p in store.cluster.processes()]
     for label, source in sources.items():
         ok = store.polls.last_poll(source, ok=True)
         failures, since = store.polls.poll_failures(source)
@@ -369,6 +382,11 @@ def format_status(r: dict) -> str:
     for s in r["sources"]:
         state = f"FAILING since {s['failing_since']} ({s['failed_cycles']} cycles): {s['last_error']}" if s["failing"] else "ok"
         lines.append(f"  {s['source']}: last success {s['last_success'] or 'never'}; {state}")
+    lines += ["", f"processes: {len(r['processes'])}"]
+    for p in r["processes"]:
+        lines.append(f"  {p['name']}: shards {p['shards']}; last heartbeat {p['last_heartbeat']} "
+                     f"({p['seconds_since_heartbeat']:.0f} s ago){'; LEADER' if p['leader'] else ''}; "
+                     f"sending at {p['send_rate']:.1f}/s")
     lines += ["", f"subscriptions: {len(r['subscriptions'])}"]
     for s in r["subscriptions"]:
         paused = f"  PAUSED since {s['paused_since']}: {s['paused_reason']}" if s["paused"] else ""
@@ -376,10 +394,31 @@ def format_status(r: dict) -> str:
     return "\n".join(lines)
 
 
+def with_shard_options(args: argparse.Namespace, config: config_mod.Config) -> config_mod.Config:
+    """`run --shards 0-3 --shard-count 16`: each given option overrides its setting; the pair is
+    checked as the config file's is, and a bad one stops the start with one line naming it."""
+    spec = config.shards if args.shards is None else args.shards
+    count, text = config.shard_count, args.shard_count
+    if text is not None:
+        try:
+            count = int(text.strip())
+        except ValueError:
+            raise CliError(f"--shard-count wants a whole number of shards (0: as many as Discord recommends), "
+                           f"not {shown(text)!r}", EXIT_FAILED) from None
+    try:
+        config_mod.check_shards(spec, count, shards_key="discord.shards" if args.shards is None else "--shards",
+                                count_key="--shard-count" if text is not None else "--shard-count (or discord.shard_count)")
+    except config_mod.ConfigError as e:
+        raise CliError(str(e), EXIT_FAILED) from None
+    return replace(config, shards=spec.strip(), shard_count=count)
+
+
 async def run(args: argparse.Namespace, config: config_mod.Config) -> int:
+    config = with_shard_options(args, config)
     from bot.chat import app  # imported here: the other commands never load discord.py
 
-    with DatabaseLock(config.database, "run"):
+    # One process per SQLite file; processes sharing a PostgreSQL database (shards) coordinate in it.
+    with (contextlib.nullcontext() if config.database_url else DatabaseLock(config.database, "run")):
         try:
             await app.run(config)
         except app.DiscordUnreachable as e:
@@ -425,7 +464,11 @@ def build_parser() -> argparse.ArgumentParser:
     real_add = sub.add_parser
     sub.add_parser = lambda *a, **k: real_add(*a, parents=[common], **k)  # type: ignore[method-assign]
 
-    sub.add_parser("run", help="run the bot (DISCORD_TOKEN from the environment)")
+    p = sub.add_parser("run", help="run the bot (DISCORD_TOKEN from the environment)")
+    p.add_argument("--shards", metavar="IDS", help='the gateway shards this process runs, e.g. "0-3,6" '
+                                                   "(overrides discord.shards; needs a shard count)")
+    p.add_argument("--shard-count", metavar="N", help="how many shards the bot has in all, the same in every "
+                                                      "process (overrides discord.shard_count; 0: Discord's recommendation)")
     sub.add_parser("sync", help="register the slash commands (globally, or to discord.dev_guild_id)")
 
     p = sub.add_parser("preview", help='print what a slash command would answer, e.g. "/sol 3 navcam"')

@@ -15,6 +15,8 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.models import Shards
+
 DEFAULT_NEWS_FEEDS = (
     "https://www.nasa.gov/missions/mars-2020-perseverance/feed/",
     "https://www.nasa.gov/solar-system/planets/mars/feed/",
@@ -38,8 +40,19 @@ class Config:
     image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS
     max_image_bytes: int = 8_000_000
     database: Path = Path("roverbot.sqlite3")
+    # PostgreSQL instead of the SQLite file (several processes, sharding): postgresql://user@host/db.
+    # The password may come from PGPASSWORD or ~/.pgpass rather than the file.
+    database_url: str = ""
+    # Several processes on one database: how often each says it is alive (and delivers), and how
+    # long a silent leader keeps the lease (then another takes over).
+    beat_seconds: int = 30
+    lease_seconds: int = 90
     dev_guild_id: int | None = None
     admin_channel_id: int | None = None
+    # [discord] gateway shards: this process runs `shards` ("0-3,6") of `shard_count`; several
+    # processes together cover 0..shard_count-1. "" with 0: as many as Discord recommends, all here.
+    shards: str = ""
+    shard_count: int = 0
     messages_per_hour: int = 6
     group_wait_minutes: int = 10
     default_timezone: str = "UTC"
@@ -56,6 +69,17 @@ class Config:
     tile_cache_max_mb: int = 200
     drives_interval_minutes: int = 30
     source: Path | None = field(default=None, compare=False)
+
+    @property
+    def storage(self) -> Path | str:
+        """Where the store lives: the PostgreSQL URL when one is set, else the SQLite file."""
+        return self.database_url or self.database
+
+    @property
+    def shard_plan(self) -> Shards | None:
+        """The gateway shards this process runs when the settings fix them (validated by parse and
+        check_shards); None: Discord decides how many, and this process runs them all."""
+        return check_shards(self.shards, self.shard_count)
 
 
 def _url(key: str, value: Any) -> str:
@@ -155,8 +179,47 @@ def _rate(key: str, value: Any) -> float:
     return float(value)
 
 
+def _postgres_url(key: str, value: Any) -> str:
+    text = _str(key, value)
+    if text and not text.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(f"{key} must be a postgresql:// URL (leave it out for the embedded SQLite file)")
+    return text
+
+
 def _path(key: str, value: Any) -> Path:
     return Path(_str(key, value))
+
+
+MAX_SHARDS = 100_000
+
+
+def _shard_spec(key: str, value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    if not isinstance(value, str):
+        raise ConfigError(f'{key} must be shard ids as text, such as "0-3,6" (or "" for every shard), got {value!r}')
+    return value.strip()
+
+
+def check_shards(spec: str, count: int, *, shards_key: str = "discord.shards",
+                 count_key: str = "discord.shard_count") -> Shards | None:
+    """The shards `spec` names of `count`, as one line naming the setting when they make no sense.
+    None: no count, so Discord decides (and this process runs every shard)."""
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_SHARDS:
+        raise ConfigError(f"{count_key} must be a whole number of shards from 0 (as many as Discord recommends) "
+                          f"to {MAX_SHARDS}, got {count!r}")
+    spec = spec.strip()
+    if not count:
+        if spec:
+            raise ConfigError(f"{shards_key} {spec!r} needs {count_key}: shard ids only mean something out of a total "
+                              f"(e.g. shards 0-3 of 16); give the count, the same in every process")
+        return None
+    if not spec:
+        return Shards(tuple(range(count)), count)
+    try:
+        return Shards.parse(spec, count)
+    except ValueError as e:
+        raise ConfigError(f"{shards_key} {spec!r}: {e}") from None
 
 
 # section -> key -> (Config field, validator)
@@ -173,11 +236,14 @@ _SCHEMA: dict[str, dict[str, tuple[str, Callable[[str, Any], Any]]]] = {
     "news": {"feeds": ("news_feeds", _url_list), "interval_minutes": ("news_interval_minutes", _int_range(5, 1440))},
     "storage": {
         "database": ("database", _path),
+        "url": ("database_url", _postgres_url),
         "keep_sent_days": ("retention_sent_days", _int_range(1, 3650)),
         "keep_poll_days": ("retention_poll_days", _int_range(1, 3650)),
         "keep_image_days": ("retention_image_days", _int_range(1, 3650)),
     },
-    "discord": {"dev_guild_id": ("dev_guild_id", _guild), "admin_channel_id": ("admin_channel_id", _channel)},
+    "discord": {"dev_guild_id": ("dev_guild_id", _guild), "admin_channel_id": ("admin_channel_id", _channel),
+                "shards": ("shards", _shard_spec), "shard_count": ("shard_count", _int_range(0, MAX_SHARDS))},
+    "cluster": {"beat_seconds": ("beat_seconds", _int_range(1, 300)), "lease_seconds": ("lease_seconds", _int_range(3, 3600))},
     "maps": {
         "base_url": ("maps_base_url", _base_url),
         "tile_hosts": ("tile_hosts", _host_list),
@@ -213,6 +279,11 @@ def parse(data: dict[str, Any], source: Path | None = None) -> Config:
                 raise ConfigError(f"unknown key {section}.{_name(key)} (known: {', '.join(_SCHEMA[section])})")
             name, check = _SCHEMA[section][key]
             values[name] = check(f"{section}.{key}", value)
+    beat, lease = values.get("beat_seconds", Config.beat_seconds), values.get("lease_seconds", Config.lease_seconds)
+    if lease < 2 * beat:
+        raise ConfigError(f"cluster.lease_seconds ({lease}) must be at least twice cluster.beat_seconds ({beat}): "
+                          "a leader renews its lease every beat, and one late beat must not cost it")
+    check_shards(values.get("shards", Config.shards), values.get("shard_count", Config.shard_count))
     return Config(**values, source=source)
 
 

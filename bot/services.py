@@ -24,12 +24,14 @@ from bot.config import Config
 from bot.imagery.maker import ProductMaker
 from bot.mars import rovers
 from bot.mars.rovers import Rover
+from bot.models import Shards
 from bot.posting.automation import Automation
 from bot.posting.delivery import Courier, Pacer, Sender
 from bot.posting.digest import DigestMaker
 from bot.posting.digest_posts import DigestPosts
 from bot.posting.drive_posts import DrivePosts
 from bot.posting.image_posts import ImagePosts
+from bot.posting.membership import Membership
 from bot.posting.news_posts import NewsPosts
 from bot.posting.poller import ImagePoller
 from bot.posting.upkeep import Upkeep
@@ -37,7 +39,7 @@ from bot.sources import parse
 from bot.sources.feeds import feed_for
 from bot.sources.nasa import NasaClient, make_http_client
 from bot.sources.news import NewsReader
-from bot.store import Store
+from bot.store import Store, is_postgres
 
 COMMAND_BUDGET_SECONDS = 18.0  # NASA's part of a slash command's answer; the user hears back within 20 s
 
@@ -65,12 +67,20 @@ class Services:
     def gallery_for(self, rover: Rover) -> Gallery:
         return self.galleries[rover.key]
 
-    def automation(self, sender: Sender) -> Automation:
-        """The automatic-post machinery, delivering through `sender` (Discord, or a test's)."""
+    def automation(self, sender: Sender, shards: Shards | None = None, *, name: str | None = None) -> Automation:
+        """The automatic-post machinery, delivering through `sender` (Discord, or a test's), for the
+        servers on `shards` (None: every server); `name`: the process's (default host:pid)."""
         cfg, s, clock = self.config, self.store, self.clock
+        alone = not is_postgres(cfg.storage)  # SQLite: one process per file (bot/lock.py)
+        pacer = Pacer(rate=cfg.sends_per_second)
+        upkeep = Upkeep(s.polls, s.outbox, s.state, s.retention, s.db, clock=clock,
+                        keep=(cfg.retention_sent_days, cfg.retention_poll_days, cfg.retention_image_days))
+        membership = Membership(s.cluster, s.outbox, clock=clock, shards=shards, global_rate=cfg.sends_per_second,
+                                on_rate=pacer.set_rate, alone=alone, on_lead=None if alone else upkeep.take_over,
+                                name=name, lease_seconds=cfg.lease_seconds, alive_within=cfg.lease_seconds)
         courier = Courier(s.outbox, s.subscriptions, s.channels, s.state, sender, clock=clock,
-                          messages_per_hour=cfg.messages_per_hour, pacer=Pacer(rate=cfg.sends_per_second),
-                          admin_channel_id=cfg.admin_channel_id)
+                          messages_per_hour=cfg.messages_per_hour, pacer=pacer,
+                          admin_channel_id=cfg.admin_channel_id, owner=membership.name, serving=membership.serving)
         images = [ImagePosts(rovers.ROVERS[key], poller, s.images, s.frames, s.polls, s.subscriptions, s.outbox,
                              s.transaction, courier, clock=clock, poll_interval=cfg.poll_interval_minutes * 60.0,
                              group_wait=cfg.group_wait_minutes * 60.0,
@@ -84,9 +94,7 @@ class Services:
         drives = [DrivePosts(rover, self.rovermaps, s.polls, s.state, s.subscriptions, s.outbox, s.transaction, courier,
                              clock=clock, interval=cfg.drives_interval_minutes * 60.0)
                   for rover in rovers.ROVERS.values()] if self.rovermaps is not None else []
-        upkeep = Upkeep(s.polls, s.outbox, s.state, s.retention, s.db, clock=clock,
-                        keep=(cfg.retention_sent_days, cfg.retention_poll_days, cfg.retention_image_days))
-        return Automation(images, news, digests, drives, upkeep, courier, s.state)
+        return Automation(images, news, digests, drives, upkeep, courier, s.state, membership, alone=alone)
 
 
 def picture_hosts(config: Config) -> tuple[str, ...]:
@@ -145,7 +153,7 @@ def assemble(config: Config, clock: Callable[[], datetime], store: Store, http: 
 async def build(config: Config, clock: Callable[[], datetime] = system_clock, *,
                 database: Path | str | None = None) -> AsyncIterator[Services]:
     """database: another place than config.database (":memory:" for commands that must not create one)."""
-    store = Store.open(database or config.database)
+    store = Store.open(database or config.storage)
     http = make_http_client(config.user_agent, config.timeout_seconds, allowed_hosts(config))
     svc: Services | None = None
     try:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
 
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,9 +48,43 @@ def catalogue():
     return cameras.default()
 
 
+# The suite runs on both storage backends: SQLite (a real file) and PostgreSQL (a real server
+# started once per run, a fresh database per test). ROVERBOT_TEST_BACKENDS=sqlite narrows a local run.
+BACKENDS = [b for b in os.environ.get("ROVERBOT_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    from tests.pgserver import PgServer, find_bindir
+
+    if find_bindir() is None:
+        pytest.fail("no PostgreSQL server binaries: install Debian's postgresql package (.ci/run does), "
+                    "or run with ROVERBOT_TEST_BACKENDS=sqlite")
+    with PgServer() as server:
+        yield server
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture(params=BACKENDS)
+def database(request, tmp_path):
+    """Where this test's store lives: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield tmp_path / "roverbot.sqlite3"
+        return
+    marker = request.node.get_closest_marker("sqlite_only")
+    if marker is not None:
+        pytest.skip(f"SQLite only: {marker.args[0]}")
+    server = request.getfixturevalue("pg_server")
+    name = f"case_{os.getpid()}_{next(_databases)}"
+    yield server.create_database(name)
+    server.drop_database(name)  # each is a copy of the template: a whole run's would fill the disk
+
+
 @pytest.fixture
-def store(tmp_path, catalogue):
-    s = Store.open(tmp_path / "roverbot.sqlite3")
+def store(database):
+    s = Store.open(database)
     yield s
     s.close()
 
@@ -165,9 +201,10 @@ async def dispatch(rover, payload: dict, timeout: float = 10) -> None:
 
 
 @pytest.fixture
-def config(nasa_standin, tmp_path):
-    return Config(nasa_base_url=nasa_standin.url, database=tmp_path / "roverbot.sqlite3", retries=0, timeout_seconds=5,
-                  image_hosts=("127.0.0.1",), sends_per_second=500.0, group_wait_minutes=0)
+def config(nasa_standin, tmp_path, database):
+    url = database if isinstance(database, str) else ""
+    return Config(nasa_base_url=nasa_standin.url, database=tmp_path / "roverbot.sqlite3", database_url=url, retries=0,
+                  timeout_seconds=5, image_hosts=("127.0.0.1",), sends_per_second=500.0, group_wait_minutes=0)
 
 
 # ---------------------------------------------------------------- the reliability table
@@ -186,6 +223,7 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "fault(area, case, expected): a case of the fault suite (docs/reliability.md)")
+    config.addinivalue_line("markers", "sqlite_only(why): a test of the SQLite file itself (size, WAL, file errors)")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -239,7 +239,7 @@ async def test_kill_between_send_and_record_does_not_double(connected_bot, disco
         await automation.images_cycle()
     assert len(discord_standin.general.messages) == 1
     monkeypatch.undo()
-    restarted = connected_bot.services.automation(automation.courier.sender)
+    restarted = connected_bot.services.automation(automation.courier.sender, name="restarted:1")  # a new pid
     restarted.recover()  # what a start does first
     await restarted.delivery_cycle()
     assert len(discord_standin.general.messages) == 1  # the same nonce: Discord returned the first message

@@ -178,7 +178,7 @@ async def test_text_channel_thread_per_sol_and_restart_midday_makes_no_second_th
     # A restart in the middle of the sol's day: new process objects over the same database file.
     from bot.store import Store
 
-    reopened = Store.open(connected_bot.services.config.database)
+    reopened = Store.open(connected_bot.services.config.storage)
     assert reopened.channels.sol_thread(photos.id, "mars2020", 1995) == thread.id  # recorded durably
     reopened.close()
     fresh = connected_bot.services.automation(auto.courier.sender)

@@ -90,6 +90,7 @@ async def test_a_digest_of_both_rovers(connected_bot, discord_standin, nasa_stan
     ({"rover": "curiosity", "camera": "navkam"}, "I don't know a camera called `navkam`"),
 ])
 async def test_rover_choices_that_cannot_be_made_get_a_private_answer(connected_bot, discord_standin, store, options, says):
+    options = dict(options)  # the parameters are shared by both backends' runs
     kind = options.pop("kind", "images")
     await dispatch(connected_bot, subscribe(connected_bot, discord_standin, kind, **options))
     reply = discord_standin.calls("POST", "/callback")[-1]["json"]["data"]

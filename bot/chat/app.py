@@ -26,7 +26,7 @@ from bot import compose, logs, services
 from bot.posting import delivery, schedule
 from bot.chat import render
 from bot.config import Config
-from bot.models import UserFacingError, shown
+from bot.models import Shards, UserFacingError, shown
 from cogs import replies
 
 log = logging.getLogger("roverbot.app")
@@ -49,6 +49,9 @@ class DiscordUnreachable(StartupError):
 # How long a start may wait for Discord before saying so: well inside the 30 s an operator (or an
 # orchestrator's health check) waits before assuming the process is stuck.
 STARTUP_SECONDS = 25.0
+# discord.py waits 5 s before every IDENTIFY but a connect's first (Client.before_identify_hook), so
+# a process's shards become ready one after another: its last one 5 s x (shards - 1) after its first.
+IDENTIFY_SPACING = 5.0
 STOP_SECONDS = 8.0  # a SIGTERM finishes within 10 s: running cycles are cancelled and recovered next start
 
 
@@ -360,12 +363,19 @@ class RoverTree(app_commands.CommandTree):
         await replies.tell(interaction, replies.APOLOGY)
 
 
-class RoverBot(commands.Bot):
+class RoverBot(commands.AutoShardedBot):
+    """Always discord.py's sharded client: it runs the shards the config names (discord.shards of
+    discord.shard_count, or `run --shards`), else as many as Discord recommends, all in this process."""
+
     def __init__(self, svc: services.Services, *, automate: bool = False, **options):
         # roverbot never joins voice: the warnings about voice libraries are noise in its log.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
         options.setdefault("intents", intents())
+        plan = svc.config.shard_plan
+        if plan is not None:
+            options.setdefault("shard_count", plan.count)
+            options.setdefault("shard_ids", list(plan.ids))
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -378,6 +388,50 @@ class RoverBot(commands.Bot):
         self.automation = svc.automation(self.sender)
         self.automate = automate
         self.scheduler = None
+        self.first_connection = asyncio.Event()  # set when the first of this process's shards is READY
+        self.shards_ready: set[int] = set()
+        self._shards_announced = False
+
+    def shards_spec(self) -> Shards | None:
+        """The gateway shards this process runs: known at once when configured, else once connecting
+        has asked Discord for its recommended count (None until then)."""
+        if not self.shard_count:
+            return None
+        ids = tuple(self.shard_ids) if self.shard_ids is not None else tuple(range(self.shard_count))
+        return Shards(ids, self.shard_count)
+
+    async def launch_shards(self) -> None:
+        """Ask Discord (GET /gateway/bot) for its recommended shard count and the session starts left
+        today, then let discord.py connect this process's shards. With the count set here, discord.py
+        connects to DiscordWebSocket.DEFAULT_GATEWAY (DISCORD_GATEWAY_URL when given), as a plain
+        client does, rather than to the URL /gateway/bot names."""
+        if self.is_closed():
+            return
+        recommended, _, limits = await self.http.get_bot_gateway()
+        configured = self.shard_count is not None
+        if not configured:
+            self.shard_count = recommended
+        elif recommended > self.shard_count:  # type: ignore[operator]
+            log.warning("Discord recommends %d shards and this bot runs %d in all: Discord closes a shard with "
+                        "more than 2,500 servers (4011); raise discord.shard_count in every process", recommended,
+                        self.shard_count)
+        spec = self.shards_spec()
+        assert spec is not None
+        remaining = limits.get("remaining") if isinstance(limits, dict) else None
+        if isinstance(remaining, int) and remaining < len(spec.ids):
+            hours = float(limits.get("reset_after") or 0) / 3_600_000
+            raise StartupError(f"Discord allows {remaining} more gateway session start(s) until its daily limit resets "
+                               f"in {hours:.1f} h; these {len(spec.ids)} shard(s) need {len(spec.ids)}")
+        if not self._shards_announced:
+            self._shards_announced = True
+            log.info("running shards %s%s", spec, "" if configured else " (the count Discord recommends)")
+        await super().launch_shards()
+
+    async def on_shard_connect(self, shard_id: int) -> None:
+        self.first_connection.set()
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        self.shards_ready.add(shard_id)
 
     async def setup_hook(self) -> None:
         from cogs.gallery import GalleryCog
@@ -430,7 +484,8 @@ class RoverBot(commands.Bot):
             log.warning("could not say hello in guild %s: %s", guild.id, e)
 
     async def on_ready(self) -> None:
-        log.info("connected as %s (id %s) to %d guild(s)", self.user, self.user.id if self.user else "?", len(self.guilds))
+        log.info("connected as %s (id %s) to %d guild(s) on shards %s", self.user, self.user.id if self.user else "?",
+                 len(self.guilds), self.shards_spec())
 
     # ------------------------------------------------------------ paging buttons
 
@@ -477,13 +532,24 @@ async def run(config: Config, env: Mapping[str, str] = os.environ) -> None:
             if login.exception() is not None:
                 raise _startup_error(login.exception())  # type: ignore[arg-type]
             runner = asyncio.create_task(bot.connect(reconnect=True), name="discord")
+            connected = asyncio.create_task(bot.first_connection.wait(), name="connected")
             ready = asyncio.create_task(bot.wait_until_ready(), name="ready")
-            tasks += [runner, ready]
-            done, _ = await asyncio.wait({runner, ready, stopper}, timeout=STARTUP_SECONDS,
+            tasks += [runner, connected, ready]
+            # First the gateway must answer at all (the first shard's READY) ...
+            done, _ = await asyncio.wait({runner, connected, stopper}, timeout=STARTUP_SECONDS,
                                          return_when=asyncio.FIRST_COMPLETED)
+            gateway = env.get("DISCORD_GATEWAY_URL") or "the gateway Discord announced"
             if not done:
-                gateway = env.get("DISCORD_GATEWAY_URL") or "the gateway Discord announced"
                 raise DiscordUnreachable(f"Discord's gateway ({gateway}) did not answer within {STARTUP_SECONDS:.0f} s")
+            if runner not in done and stopper not in done:
+                # ... then every shard of this process, each IDENTIFY_SPACING after the one before.
+                shards = bot.shards_spec()
+                count = len(shards.ids) if shards else 1
+                budget = STARTUP_SECONDS + IDENTIFY_SPACING * (count - 1)
+                done, _ = await asyncio.wait({runner, ready, stopper}, timeout=budget, return_when=asyncio.FIRST_COMPLETED)
+                if not done:
+                    raise DiscordUnreachable(f"Discord's gateway ({gateway}) readied {len(bot.shards_ready)} of this "
+                                             f"process's {count} shards within {budget:.0f} s")
             if runner not in done and stopper not in done:
                 done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if stopper in done:
@@ -522,6 +588,12 @@ def _startup_error(e: BaseException) -> BaseException:
     """discord.py's startup failures, as one line an operator can act on (never with the token)."""
     if isinstance(e, StartupError):
         return e
+    if isinstance(e, discord.ConnectionClosed) and e.code == 4011:
+        return StartupError("Discord requires more shards (gateway close code 4011: a shard may hold at most 2,500 "
+                            "servers); raise discord.shard_count (--shard-count) in every process")
+    if isinstance(e, discord.ConnectionClosed) and e.code == 4010:
+        return StartupError(f"Discord refused shard {e.shard_id} (gateway close code 4010: invalid shard); "
+                            "check discord.shards against discord.shard_count")
     if isinstance(e, (discord.GatewayNotFound, discord.ConnectionClosed, aiohttp.ClientConnectionError, OSError)):
         return DiscordUnreachable(f"could not keep a connection to Discord's gateway ({type(e).__name__}: {e})")
     if isinstance(e, discord.LoginFailure):

@@ -19,6 +19,7 @@ from bot.posting.delivery import Courier
 from bot.posting.digest_posts import DigestPosts
 from bot.posting.drive_posts import DrivePosts
 from bot.posting.image_posts import ImagePosts
+from bot.posting.membership import Membership
 from bot.posting.news_posts import NewsPosts
 from bot.posting.outbound import CycleReport
 from bot.posting.upkeep import Upkeep
@@ -27,7 +28,8 @@ from bot.store import State
 
 class Automation:
     def __init__(self, images: Sequence[ImagePosts], news: NewsPosts, digests: DigestPosts,
-                 drives: Sequence[DrivePosts], upkeep: Upkeep, courier: Courier, state: State):
+                 drives: Sequence[DrivePosts], upkeep: Upkeep, courier: Courier, state: State, membership: Membership,
+                 *, alone: bool = True):
         self.images = list(images)
         self.news = news
         self.digests = digests
@@ -35,13 +37,18 @@ class Automation:
         self.upkeep = upkeep
         self.courier = courier
         self.state = state
+        self.membership = membership  # one process of several: only the leader polls and composes
+        self.alone = alone  # SQLite: the database lock makes this the only process
 
     def recover(self) -> None:
-        self.upkeep.recover()
+        self.membership.beat()
+        self.upkeep.recover(alone=self.alone)
 
     async def images_cycle(self) -> CycleReport:
         """Every rover's image poll, one after the other (each keeps its own watermark)."""
         total = CycleReport()
+        if not self.membership.leading():
+            return total
         for kind in self.images:
             report = await kind.cycle()
             total.new += report.new
@@ -50,13 +57,20 @@ class Automation:
         return total
 
     async def news_cycle(self) -> CycleReport:
+        if not self.membership.leading():
+            return CycleReport()
         return await self.news.cycle()
 
     async def digest_cycle(self) -> int:
+        if not self.membership.leading():
+            await self.courier.pump()  # the leader queues; every process delivers its servers' digests
+            return 0
         return await self.digests.cycle()
 
     async def drives_cycle(self) -> CycleReport:
         total = CycleReport()
+        if not self.membership.leading():
+            return total
         for kind in self.drives:
             report = await kind.cycle()
             total.new += report.new
@@ -65,12 +79,16 @@ class Automation:
         return total
 
     async def retention_cycle(self) -> dict[str, int]:
+        if not self.membership.leading():
+            return {}
         return await self.upkeep.retention_cycle()
 
     async def delivery_cycle(self) -> int:
         self.state.put("heartbeat", str(datetime.now(timezone.utc).timestamp()))  # for `status --check`
-        for kind in self.images:
-            kind.dispatch()  # polls a killed process left undispatched
-        self.news.dispatch()
+        self.membership.beat()
+        if self.membership.leading():
+            for kind in self.images:
+                kind.dispatch()  # polls a killed process left undispatched
+            self.news.dispatch()
         await self.courier.recheck_paused()
         return await self.courier.pump()

@@ -23,7 +23,7 @@ from typing import Awaitable, Callable, Protocol, Sequence
 
 from bot import crashpoints
 from bot.mars import rovers
-from bot.models import OutboxEntry, Payload, PostKey, ThreadRoute, WebhookRoute
+from bot.models import OutboxEntry, Payload, PostKey, Shards, ThreadRoute, WebhookRoute
 from bot.store import Channels, Outbox, State, Subscriptions
 
 log = logging.getLogger("roverbot.delivery")
@@ -107,6 +107,10 @@ class Pacer:
         self.tokens = float(burst)
         self.last = clock()
 
+    def set_rate(self, rate: float) -> None:
+        """This process's share of the global limit changed (processes joined or stopped)."""
+        self.rate = rate
+
     async def wait(self) -> None:
         while True:
             now = self.clock()
@@ -132,7 +136,7 @@ class Courier:
     def __init__(self, outbox: Outbox, subscriptions: Subscriptions, channels: Channels, state: State, sender: Sender, *,
                  clock: Callable[[], datetime], messages_per_hour: int, pacer: Pacer | None = None,
                  admin_channel_id: int | None = None, owner: str | None = None,
-                 nonce_trust_seconds: float = NONCE_TRUST_SECONDS):
+                 nonce_trust_seconds: float = NONCE_TRUST_SECONDS, serving: Callable[[], Shards | None] | None = None):
         self.outbox = outbox
         self.subscriptions = subscriptions
         self.channels = channels
@@ -145,6 +149,7 @@ class Courier:
         self.sent = 0
         self.owner = owner or f"{os.uname().nodename}:{os.getpid()}"
         self.nonce_trust_seconds = nonce_trust_seconds
+        self.serving = serving  # the shards whose servers this process delivers to (None: all)
         self._lock = asyncio.Lock()
 
     async def pump(self, max_batches: int = 1000) -> int:
@@ -154,7 +159,7 @@ class Courier:
             self.release_held()
             for _ in range(max_batches):
                 now = self.clock().timestamp()
-                batch = self.outbox.due(now)
+                batch = self.outbox.due(now, shards=self.serving() if self.serving else None)
                 if not batch:
                     break
                 for entry in batch:

@@ -26,15 +26,24 @@ class Upkeep:
     def now(self) -> float:
         return self.clock().timestamp()
 
-    def recover(self) -> None:
-        """At start, holding the database lock: what a stopped or killed process left half done.
-        Its unfinished polls are finished (their finds get dispatched); its claimed posts wait again,
-        marked as possibly on Discord, so the courier checks the channel before re-sending."""
-        polls = self.polls.interrupted_polls(self.now())
-        claims = self.outbox.abandoned_claims()
+    def recover(self, *, alone: bool) -> None:
+        """At start: what a stopped or killed process left half done. Its unfinished polls are
+        finished (their finds get dispatched); its claimed posts wait again, marked as possibly on
+        Discord, so the courier checks the channel before re-sending. `alone`: this process holds
+        the database lock (SQLite), so every claim is a dead process's; on a shared database only
+        the claims of processes that stopped beating are (Membership releases those as it beats)."""
+        polls = self.polls.interrupted_polls(self.now()) if alone else 0
+        claims = self.outbox.abandoned_claims() if alone else 0
         if polls or claims:
             log.warning("recovered after an interrupted run: %d unfinished poll(s), %d post(s) that may already be"
                         " on Discord (checked before any re-send)", polls, claims)
+
+    def take_over(self) -> None:
+        """Becoming the leader on a shared database: the previous leader's unfinished polls are
+        finished now (it stopped beating), so their finds get dispatched."""
+        polls = self.polls.interrupted_polls(self.now())
+        if polls:
+            log.warning("took over %d unfinished poll(s) from the previous leader", polls)
 
     async def retention_cycle(self) -> dict[str, int]:
         removed = self.retention.prune(self.now(), sent_days=self.keep[0], poll_days=self.keep[1], image_days=self.keep[2])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.store.channels import Channels
+from bot.store.cluster import Cluster
 from bot.store.database import Database, StorageError
 from bot.store.digests import Digests
 from bot.store.frames import FRAME_DAYS, FRAME_FIELDS, Frames
@@ -23,7 +24,11 @@ from bot.store.state import State
 from bot.store.subscriptions import Subscriptions
 
 __all__ = ["Store", "StorageError", "Database", "MIGRATIONS", "FRAME_DAYS", "FRAME_FIELDS", "UNSENT", "Images",
-           "Frames", "Polls", "News", "Subscriptions", "Channels", "Outbox", "Digests", "State", "Retention"]
+           "Frames", "Polls", "Cluster", "News", "Subscriptions", "Channels", "Outbox", "Digests", "State", "Retention"]
+
+
+def is_postgres(where: Path | str) -> bool:
+    return isinstance(where, str) and where.startswith(("postgresql://", "postgres://"))
 
 
 class Store:
@@ -41,10 +46,19 @@ class Store:
         self.digests = Digests(db)
         self.state = State(db)
         self.retention = Retention(db)
+        self.cluster = Cluster(db)
 
     @classmethod
-    def open(cls, path: Path | str) -> "Store":
-        return cls(Database.open(path))
+    def open(cls, where: Path | str) -> "Store":
+        """A SQLite file (the embedded default), or a PostgreSQL database by URL (postgresql://…)."""
+        if is_postgres(where):
+            try:
+                from bot.store.postgres import PgDatabase
+            except ImportError:
+                raise StorageError("storage.url is a PostgreSQL URL, but the PostgreSQL driver is not installed: "
+                                   "pip install 'roverbot[postgresql]'") from None
+            return cls(PgDatabase.open(str(where)))
+        return cls(Database.open(where))
 
     def transaction(self):
         return self.db.transaction()

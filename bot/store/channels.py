@@ -31,7 +31,9 @@ class Channels:
                                  " ORDER BY created_at DESC LIMIT 1", (channel_id,)).fetchone()
 
     def record_webhook(self, channel_id: int, webhook_id: int, token: str, at: float) -> None:
-        self.db.durable("INSERT OR REPLACE INTO webhooks (id, channel_id, token, created_at) VALUES (?, ?, ?, ?)",
+        self.db.durable("INSERT INTO webhooks (id, channel_id, token, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id)"
+                        " DO UPDATE SET channel_id = excluded.channel_id, token = excluded.token,"
+                        " created_at = excluded.created_at, gone_at = NULL",
                       (webhook_id, channel_id, token, at))
 
     def webhook_gone(self, webhook_id: int, at: float) -> None:

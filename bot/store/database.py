@@ -11,6 +11,7 @@ millisecond for the sizes involved, see bench/).
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from datetime import datetime
@@ -44,15 +45,46 @@ def _dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+def without_password(url: str) -> str:
+    """A connection URL as messages and logs may show it."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
 class StorageError(Exception):
     """The database cannot be opened or used; the message names the file and why."""
 
 
 class Database:
-    """One connection that every repository of a Store shares (so one transaction spans them)."""
+    """SQLite: one connection that every repository of a Store shares (so one transaction spans
+    them). bot/store/postgres.py is the same interface over PostgreSQL. Repositories write SQL both
+    engines run (upserts with ON CONFLICT, RETURNING, `?` parameters); the few engine-specific
+    pieces are methods here (json_field, reclaim)."""
+
+    dialect = "sqlite"
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
+
+    @staticmethod
+    def json_field(column: str, key: str) -> str:
+        """SQL for one top-level text field of a JSON column."""
+        return f"json_extract({column}, '$.{key}')"
+
+    @staticmethod
+    def trimmed_payload(column: str) -> str:
+        """SQL for a payload reduced to {"product": …} (what a delivered post still needs)."""
+        return f"json_object('product', json_extract({column}, '$.product'))"
+
+    @staticmethod
+    def payload_file_hashes(column: str, table: str) -> str:
+        """FROM-clause and expression listing the blob hashes a payload's "files" refer to."""
+        return f"json_extract(f.value, '$[1]') FROM {table}, json_each({table}.{column}, '$.files') AS f"
+
+    def reclaim(self) -> None:
+        """Hand freed pages back to the file system (executescript steps the pragma to completion;
+        execute() would free a single page), and cut the WAL back."""
+        self.conn.executescript("PRAGMA incremental_vacuum;")
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def execute(self, sql: str, args: Sequence = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, args)

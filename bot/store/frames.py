@@ -40,7 +40,7 @@ class Frames:
         if rows:
             # A frame a poll saw stays "polled" when a command fetches it again.
             self.db.executemany("""INSERT INTO frames VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (image_id) DO UPDATE
-                SET record = excluded.record, polled = MAX(frames.polled, excluded.polled)""", rows)
+                SET record = excluded.record, polled = CASE WHEN excluded.polled > frames.polled THEN excluded.polled ELSE frames.polled END""", rows)
         return len(rows)
 
     def frame_records(self, sol: int, sequence: str | None = None, codes: Sequence[str] = ()) -> list[dict]:

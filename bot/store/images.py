@@ -54,8 +54,8 @@ class Images:
                 ON CONFLICT (exposure_id) DO UPDATE SET
                     first_poll = COALESCE(images.first_poll, excluded.first_poll),
                     seen_at = COALESCE(images.seen_at, excluded.seen_at),
-                    tiles = MAX(images.tiles, excluded.tiles),
-                    version = MAX(images.version, excluded.version),
+                    tiles = CASE WHEN excluded.tiles > images.tiles THEN excluded.tiles ELSE images.tiles END,
+                    version = CASE WHEN excluded.version > images.version THEN excluded.version ELSE images.version END,
                     image_id = CASE WHEN excluded.version > images.version THEN excluded.image_id ELSE images.image_id END,
                     small = CASE WHEN excluded.version > images.version THEN excluded.small ELSE images.small END,
                     medium = CASE WHEN excluded.version > images.version THEN excluded.medium ELSE images.medium END,
@@ -72,7 +72,8 @@ class Images:
         where, args = self._sol_filter(mission, sol, codes)
         order = "taken_utc DESC, exposure_id DESC" if newest_first else "taken_utc, exposure_id"
         q = f"SELECT {_IMAGE_COLUMNS} FROM images WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
-        return [self._image(r) for r in self.db.execute(q, [*args, limit, offset])]
+        # no limit: the largest a 64-bit LIMIT takes (SQLite reads -1 as none, PostgreSQL refuses it)
+        return [self._image(r) for r in self.db.execute(q, [*args, limit if limit >= 0 else 2**62, offset])]
 
     def count(self, mission: str, sol: int, codes: Sequence[str] = ()) -> int:
         where, args = self._sol_filter(mission, sol, codes)
@@ -121,7 +122,7 @@ class Images:
 
     def mark_sol_fetched(self, mission: str, sol: int, cameras: str, at: float) -> None:
         self.db.execute(
-            "INSERT INTO sol_fetches VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET fetched_at = excluded.fetched_at",
+            "INSERT INTO sol_fetches VALUES (?, ?, ?, ?) ON CONFLICT (mission, sol, cameras) DO UPDATE SET fetched_at = excluded.fetched_at",
             (mission, sol, cameras, at),
         )
 

@@ -240,4 +240,22 @@ MIGRATIONS: list[str] = [
     DROP TABLE sol_threads;
     ALTER TABLE sol_threads_new RENAME TO sol_threads;
     """,
+    # 9: several processes on one (PostgreSQL) database. Each process says it is alive and which
+    # gateway shards it runs; one holds the leader lease (it polls NASA and composes digests).
+    """
+    CREATE TABLE processes (
+        name         TEXT PRIMARY KEY,           -- host:pid
+        shards       TEXT NOT NULL,              -- "0,1,2,3 of 16", or "all"
+        shard_ids    TEXT NOT NULL,              -- "0|1|2|3" ('' for every shard)
+        shard_count  INTEGER NOT NULL,
+        started_at   REAL NOT NULL,
+        heartbeat_at REAL NOT NULL,
+        send_rate    REAL NOT NULL DEFAULT 0     -- its share of Discord's global limit, per second
+    );
+    CREATE TABLE leases (
+        name        TEXT PRIMARY KEY,            -- 'leader'
+        holder      TEXT NOT NULL,
+        expires_at  REAL NOT NULL
+    );
+    """,
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Sequence
 
-from bot.models import GroupKey, OutboxEntry, Payload, PostKey
+from bot.models import GroupKey, OutboxEntry, Payload, PostKey, Shards
 from bot.store.database import Database
 
 _ENTRY_COLUMNS = "id, key, guild_id, channel_id, kind, payload, nonce, status, attempts, message_id, first_attempt_at"
@@ -21,7 +21,7 @@ class Outbox:
 
     def put_blob(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
-        self.db.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?)", (digest, data))
+        self.db.execute("INSERT INTO blobs VALUES (?, ?) ON CONFLICT DO NOTHING", (digest, data))
         return digest
 
     def blob(self, digest: str) -> bytes:
@@ -36,12 +36,13 @@ class Outbox:
         key, channel_id, kind = str(post_key), post_key.channel_id, post_key.kind
         nonce = hashlib.sha256(key.encode()).hexdigest()[:25]  # Discord's nonce: at most 25 characters
         cur = self.db.execute(
-            "INSERT OR IGNORE INTO outbox (key, guild_id, channel_id, kind, payload, nonce, status, created_at, next_try_at, grp)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO outbox (key, guild_id, channel_id, kind, payload, nonce, status, created_at, next_try_at, grp)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
             (key, guild_id, channel_id, kind, payload.to_json(), nonce, status, at, not_before,
              None if group is None else str(group)),
         )
-        return cur.lastrowid if cur.rowcount else None
+        row = cur.fetchone()
+        return row[0] if row else None
 
     def open_group(self, channel_id: int, group: GroupKey) -> tuple[int, Payload, float] | None:
         """An unsent post of this group that may still change: (id, payload, created_at).
@@ -67,25 +68,30 @@ class Outbox:
         """Image posts due to go out, never attempted, not yet looked at for a product:
         (id, channel, group, payload)."""
         rows = self.db.execute(
-            """SELECT id, channel_id, grp, payload FROM outbox WHERE kind = 'images' AND status = 'pending'
+            f"""SELECT id, channel_id, grp, payload FROM outbox WHERE kind = 'images' AND status = 'pending'
             AND first_attempt_at IS NULL AND next_try_at <= ? AND grp IS NOT NULL
-            AND json_extract(payload, '$.product') IS NULL ORDER BY id""", (at,)).fetchall()
+            AND {self.db.json_field('payload', 'product')} IS NULL ORDER BY id""", (at,)).fetchall()
         return [(r[0], r[1], GroupKey.parse(r[2]), Payload.from_json(r[3])) for r in rows]
 
     def products_posted(self, channel_id: int, group: GroupKey) -> int:
         """How many posts of this group in this channel carry (or will carry) a product."""
         return self.db.execute(
-            """SELECT COUNT(*) FROM outbox WHERE channel_id = ? AND grp = ? AND status NOT IN ('cancelled', 'failed')
-            AND COALESCE(json_extract(payload, '$.product'), '') != ''""", (channel_id, str(group))).fetchone()[0]
+            f"""SELECT COUNT(*) FROM outbox WHERE channel_id = ? AND grp = ? AND status NOT IN ('cancelled', 'failed')
+            AND COALESCE({self.db.json_field('payload', 'product')}, '') != ''""", (channel_id, str(group))).fetchone()[0]
 
-    def due(self, at: float, limit: int = 100) -> list[OutboxEntry]:
-        """Pending posts whose time has come, oldest first, skipping channels that are paused."""
+    def due(self, at: float, limit: int = 100, shards: Shards | None = None) -> list[OutboxEntry]:
+        """Pending posts whose time has come, oldest first, skipping channels that are paused; with
+        `shards`, only those of servers on them (Discord's formula: (guild_id >> 22) % count)."""
+        only, args = "", [at]
+        if shards is not None and not shards.everything:
+            only = f" AND (guild_id / 4194304) % ? IN ({','.join('?' * len(shards.ids))})"
+            args += [shards.count, *shards.ids]
         rows = self.db.execute(
             f"""SELECT {_ENTRY_COLUMNS} FROM outbox
-            WHERE status = 'pending' AND next_try_at <= ?
+            WHERE status = 'pending' AND next_try_at <= ?{only}
               AND channel_id NOT IN (SELECT channel_id FROM subscriptions WHERE paused_at IS NOT NULL)
             ORDER BY id LIMIT ?""",
-            (at, limit),
+            (*args, limit),
         )
         return [self._entry(r) for r in rows]
 
@@ -119,12 +125,16 @@ class Outbox:
         self.db.execute("UPDATE outbox SET status = 'pending', claimed_by = NULL WHERE id = ? AND status = 'sending'",
                           (entry_id,))
 
-    def abandoned_claims(self, owner: str | None = None) -> int:
-        """Claims of a process that died (or of `owner`, stopping): they may be on Discord, so they
-        go back to pending with their first attempt kept, and the courier checks before re-sending."""
-        q = "UPDATE outbox SET status = 'pending', claimed_by = NULL WHERE status = 'sending'"
-        cur = self.db.execute(q + (" AND claimed_by = ?" if owner else ""), (owner,) if owner else ())
-        return cur.rowcount
+    def abandoned_claims(self, owner: str | None = None, *, alive: Sequence[str] | None = None) -> int:
+        """Claims of a process that died (or of `owner`, stopping; or of everyone not `alive`): they
+        may be on Discord, so they go back to pending with their first attempt kept, and the
+        courier checks the channel before re-sending."""
+        q, args = "UPDATE outbox SET status = 'pending', claimed_by = NULL WHERE status = 'sending'", []
+        if owner:
+            q, args = q + " AND claimed_by = ?", [owner]
+        elif alive:
+            q, args = q + f" AND COALESCE(claimed_by, '') NOT IN ({','.join('?' * len(alive))})", list(alive)
+        return self.db.execute(q, args).rowcount
 
     def held_without_digest(self) -> list[tuple[int, int]]:
         """(entry id, channel id) of held posts in channels that have no digest to carry them."""

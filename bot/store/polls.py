@@ -14,8 +14,8 @@ class Polls:
     # ------------------------------------------------------------ polls and small state
 
     def start_poll(self, source: str, at: float | None = None) -> int:
-        cur = self.db.execute("INSERT INTO polls (source, started_at) VALUES (?, ?)", (source, at or time.time()))
-        return int(cur.lastrowid)
+        cur = self.db.execute("INSERT INTO polls (source, started_at) VALUES (?, ?) RETURNING id", (source, at or time.time()))
+        return int(cur.fetchone()[0])
 
     def finish_poll(self, poll_id: int, new_count: int, error: str | None = None, at: float | None = None) -> None:
         self.db.execute(

@@ -31,7 +31,7 @@ class Retention:
             # status and whether it carried a product matter; its text and picture list go (most of
             # the file's size at 100 channels). The row stays until sent_days, guarding its key.
             removed["payloads"] = self.db.execute(
-                """UPDATE outbox SET payload = json_object('product', json_extract(payload, '$.product'))
+                f"""UPDATE outbox SET payload = {self.db.trimmed_payload('payload')}
                 WHERE status IN ('sent', 'digested', 'cancelled', 'failed') AND COALESCE(sent_at, created_at) < ?
                 AND length(payload) > 40""", (now - 3600,)).rowcount
             removed["outbox"] = self.db.execute(
@@ -39,12 +39,12 @@ class Retention:
                 " AND COALESCE(sent_at, created_at) < ?", (now - sent_days * 86400,)).rowcount
             removed["blobs"] = self.db.execute(
                 f"""DELETE FROM blobs WHERE hash NOT IN (
-                    SELECT json_extract(f.value, '$[1]') FROM outbox, json_each(outbox.payload, '$.files') AS f
+                    SELECT {self.db.payload_file_hashes('payload', 'outbox')}
                     WHERE outbox.status IN ({','.join('?' * len(UNSENT))}))""", UNSENT).rowcount
             removed["polls"] = self.db.execute(
                 """DELETE FROM polls WHERE finished_at IS NOT NULL AND dispatched_at IS NOT NULL AND finished_at < ?
                 AND id NOT IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY source ORDER BY id DESC) AS n
-                                               FROM polls) WHERE n <= 50)""", (now - poll_days * 86400,)).rowcount
+                                               FROM polls) AS ranked WHERE n <= 50)""", (now - poll_days * 86400,)).rowcount
             cutoff = datetime.fromtimestamp(now - image_days * 86400, tz=timezone.utc).isoformat()
             old = "received_utc IS NOT NULL AND received_utc < ? AND COALESCE(seen_at, 0) < ?"
             self.db.execute(f"DELETE FROM sol_fetches WHERE (mission, sol) IN (SELECT mission, sol FROM images WHERE {old})",
@@ -57,8 +57,5 @@ class Retention:
             self.db.execute("DELETE FROM sol_fetches WHERE (sol) IN (SELECT DISTINCT sol FROM frames WHERE seen_at < ?)",
                               (frames_before,))
             removed["frames"] = self.db.execute("DELETE FROM frames WHERE seen_at < ?", (frames_before,)).rowcount
-        # hand the freed pages back: the file shrinks (executescript steps the pragma to completion;
-        # execute() would free a single page)
-        self.db.executescript("PRAGMA incremental_vacuum;")
-        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.db.reclaim()  # the freed space goes back to the disk
         return removed

@@ -15,7 +15,7 @@ class State:
 
     def put(self, key: str, value: str) -> None:
         self.db.execute(
-            "INSERT INTO state VALUES (?, ?) ON CONFLICT DO UPDATE SET value = excluded.value", (key, value)
+            "INSERT INTO state VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value)
         )
 
     def delete(self, key: str) -> None:

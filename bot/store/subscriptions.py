@@ -35,8 +35,8 @@ class Subscriptions:
             if row is None:
                 sub_id = self.db.execute(
                     """INSERT INTO subscriptions (camera, codes, digest_time, timezone, role_id, threads, webhook_name,
-                    webhook_avatar, mission, guild_id, channel_id, kind, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    (*values, guild_id, channel_id, kind, at)).lastrowid
+                    webhook_avatar, mission, guild_id, channel_id, kind, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    RETURNING id""", (*values, guild_id, channel_id, kind, at)).fetchone()[0]
             else:
                 sub_id = row[0]
                 self.db.execute(

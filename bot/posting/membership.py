@@ -1,0 +1,113 @@
+"""This process among the others sharing the database (PostgreSQL; with SQLite it is alone).
+
+Every beat (the delivery cycle, every 30 s) it says it is alive and which shards it runs, takes or
+renews the leader lease, releases the claims of processes that stopped beating (a successor
+re-sends them after looking in the channel, so nothing is sent twice), and sets its share of
+Discord's global send limit: the limit split evenly among the live processes, announced in the
+log whenever it changes, so the processes together stay under it.
+
+Only the leader polls NASA and composes digests. Each process delivers the posts of servers on
+its own shards, plus its share of the shards no live process runs (a dead process's work).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import datetime
+from typing import Callable
+
+from bot.models import Shards
+from bot.store import Cluster, Outbox
+from bot.store.cluster import LEADER
+
+log = logging.getLogger("roverbot.cluster")
+
+BEAT_SECONDS = 30.0  # the delivery cycle's interval
+LEASE_SECONDS = 90.0  # a leader silent this long is replaced: well inside two poll intervals (10 min each)
+ALIVE_WITHIN = 90.0
+FORGET_AFTER = 86400.0  # a process silent for a day leaves the status list
+
+
+def process_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Membership:
+    def __init__(self, cluster: Cluster, outbox: Outbox, *, clock: Callable[[], datetime], shards: Shards | None,
+                 global_rate: float, name: str | None = None, on_rate: Callable[[float], None] | None = None,
+                 lease_seconds: float = LEASE_SECONDS, alive_within: float = ALIVE_WITHIN,
+                 on_lead: Callable[[], None] | None = None, alone: bool = False):
+        self.cluster = cluster
+        self.outbox = outbox
+        self.clock = clock
+        self.shards = shards  # None: every shard (one process, or Discord's own count)
+        self.global_rate = global_rate
+        self.name = name or process_name()
+        self.on_rate = on_rate  # tells the courier's pacer its share
+        self.lease_seconds = lease_seconds
+        self.alive_within = alive_within
+        self.on_lead = on_lead  # taking over: finish what a dead leader left (its unfinished polls)
+        self.alone = alone  # SQLite: the file lock makes this the only process; older rows are dead ones
+        self.rate = global_rate
+        self._leading = False
+        self._serving: Shards | None = shards
+        self._orphans: list[int] = []
+
+    def now(self) -> float:
+        return self.clock().timestamp()
+
+    def beat(self) -> None:
+        now = self.now()
+        self.cluster.beat(self.name, self.shards, now, send_rate=self.rate)
+        self.leading()
+        alive = [p for p in self.cluster.alive(now, self.alive_within) if not self.alone or p.name == self.name]
+        released = 0 if self.alone else self.outbox.abandoned_claims(alive=[p.name for p in alive] or [self.name])
+        if released:
+            log.warning("%d post(s) claimed by a process that stopped are pending again (each is looked for in "
+                        "its channel before any re-send)", released)
+        self.cluster.forget_dead(now, FORGET_AFTER)
+        share = self.global_rate / max(1, len(alive))
+        if abs(share - self.rate) > 1e-9:
+            log.info("sending at %.1f/s: Discord's %.0f/s global limit shared by %d live process(es)", share,
+                     self.global_rate, len(alive))
+            self.rate = share
+        if self.on_rate is not None:
+            self.on_rate(self.rate)
+        self._serving = self._shards_to_serve(alive)
+
+    def leading(self) -> bool:
+        """Whether this process polls and composes now: the lease is renewed on the way."""
+        was = self._leading
+        now = self.now()
+        self._leading = self.cluster.hold(LEADER, self.name, now, self.lease_seconds, force=self.alone)
+        if self._leading and not was:
+            log.info("%s leads: it polls NASA and composes digests", self.name)
+            if self.on_lead is not None:
+                self.on_lead()
+        elif was and not self._leading:
+            log.warning("%s lost the leader lease to %s", self.name, self.cluster.leader(now))
+        return self._leading
+
+    def serving(self) -> Shards | None:
+        """The shards whose servers' posts this process delivers (None: all)."""
+        return self._serving
+
+    def _shards_to_serve(self, alive) -> Shards | None:
+        if self.shards is None or self.shards.everything:
+            return None
+        count = self.shards.count
+        covered = {i for p in alive if p.shard_count == count for i in (p.shard_ids or range(count))}
+        orphans = sorted(set(range(count)) - covered)
+        names = sorted(p.name for p in alive) or [self.name]
+        mine = [s for k, s in enumerate(orphans) if names[k % len(names)] == self.name]
+        if mine != self._orphans:
+            self._orphans = mine
+            if mine:
+                log.info("delivering for shard(s) %s too: no live process runs them", ",".join(map(str, mine)))
+        return Shards(tuple(sorted({*self.shards.ids, *mine})), count)
+
+    def leave(self) -> None:
+        """A clean stop: off the list, and the lease free for the next leader at once."""
+        self.cluster.leave(self.name)
