@@ -26,6 +26,7 @@ from bot.sources.nasa import NasaClient, make_http_client  # noqa: E402
 from bot.posting.poller import ImagePoller  # noqa: E402
 from bot.store import Store  # noqa: E402
 from bench.backlog import bench_backlog  # noqa: E402
+from bench.cluster import bench_cluster  # noqa: E402
 from bench.busy import bench_busy_channel  # noqa: E402
 from bench.downtime import bench_downtime  # noqa: E402
 from bench.soak import bench_soak  # noqa: E402
@@ -384,7 +385,7 @@ SUITES: dict[str, Callable] = {"ingest": bench_ingest, "idle_poll": bench_idle_p
                                "burst": bench_burst, "panorama": bench_panorama, "where": bench_where,
                                "where_command": bench_where_command, "downtime": bench_downtime,
                                "backlog": bench_backlog, "busy_channel": bench_busy_channel,
-                               "storage": bench_storage}
+                               "storage": bench_storage, "cluster": bench_cluster}
 
 
 def print_table(rows: list[Row]) -> None:

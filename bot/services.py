@@ -31,7 +31,7 @@ from bot.posting.digest import DigestMaker
 from bot.posting.digest_posts import DigestPosts
 from bot.posting.drive_posts import DrivePosts
 from bot.posting.image_posts import ImagePosts
-from bot.posting.membership import Membership
+from bot.posting.membership import BURST, Membership
 from bot.posting.news_posts import NewsPosts
 from bot.posting.poller import ImagePoller
 from bot.posting.upkeep import Upkeep
@@ -72,12 +72,14 @@ class Services:
         servers on `shards` (None: every server); `name`: the process's (default host:pid)."""
         cfg, s, clock = self.config, self.store, self.clock
         alone = not is_postgres(cfg.storage)  # SQLite: one process per file (bot/lock.py)
-        pacer = Pacer(rate=cfg.sends_per_second)
         upkeep = Upkeep(s.polls, s.outbox, s.state, s.retention, s.db, clock=clock,
                         keep=(cfg.retention_sent_days, cfg.retention_poll_days, cfg.retention_image_days))
         membership = Membership(s.cluster, s.outbox, clock=clock, shards=shards, global_rate=cfg.sends_per_second,
-                                on_rate=pacer.set_rate, alone=alone, on_lead=None if alone else upkeep.take_over,
+                                alone=alone, on_lead=None if alone else upkeep.take_over,
                                 name=name, lease_seconds=cfg.lease_seconds, alive_within=cfg.lease_seconds)
+        # a clustered process's bucket holds one send: the bursts of several must fit under the limit too
+        pacer = Pacer(rate=membership.rate, burst=2 if alone else BURST)
+        membership.on_rate = pacer.set_rate
         courier = Courier(s.outbox, s.subscriptions, s.channels, s.state, sender, clock=clock,
                           messages_per_hour=cfg.messages_per_hour, pacer=pacer,
                           admin_channel_id=cfg.admin_channel_id, owner=membership.name, serving=membership.serving)

@@ -13,7 +13,8 @@ from bot.answers.rover_choice import RoverChoice
 from bot.mars import rovers
 from cogs.replies import tell
 
-RoverName = Literal["perseverance", "curiosity"]
+# Discord shows an option's choices from the command's definition; they follow rovers.ROVERS.
+RoverName = Literal[tuple(rovers.ROVERS)]  # type: ignore[valid-type]
 ROVER_HELP = "Which rover (default: this server's choice, else Perseverance)"
 
 

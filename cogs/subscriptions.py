@@ -21,7 +21,7 @@ from bot.store import Subscriptions
 from cogs.replies import answer, tell
 
 Kind = Literal["images", "news", "digest", "drives"]
-Rovers = Literal["perseverance", "curiosity", "both"]
+Rovers = Literal[(*rovers.ROVERS, "both")]  # type: ignore[valid-type]
 MissingPermissions = Callable[[int, tuple[str, ...]], Awaitable[list[str]]]
 
 

@@ -385,7 +385,8 @@ class RoverBot(commands.AutoShardedBot):
         )
         self.services = svc
         self.sender = DiscordSender(self)
-        self.automation = svc.automation(self.sender)
+        # the servers this process delivers to: those on its shards (None: every server)
+        self.automation = svc.automation(self.sender, self.shards_spec())
         self.automate = automate
         self.scheduler = None
         self.first_connection = asyncio.Event()  # set when the first of this process's shards is READY
@@ -466,6 +467,10 @@ class RoverBot(commands.AutoShardedBot):
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
             await schedule.stop_running(self.scheduler, STOP_SECONDS)
+            try:
+                self.automation.membership.leave()  # at once off the list, and the lease free for another
+            except Exception as e:  # noqa: BLE001 - a database gone at shutdown must not hide the stop
+                log.warning("could not sign off from the database: %s", e)
         await super().close()
 
     async def on_guild_join(self, guild: discord.Guild) -> None:

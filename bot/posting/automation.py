@@ -83,9 +83,13 @@ class Automation:
             return {}
         return await self.upkeep.retention_cycle()
 
+    async def beat_cycle(self) -> None:
+        """Alive, leading or not, which shards to serve, at what rate: its own short job, so a long
+        delivery (a paced fan-out takes minutes) never makes this process look dead."""
+        self.membership.beat()
+
     async def delivery_cycle(self) -> int:
         self.state.put("heartbeat", str(datetime.now(timezone.utc).timestamp()))  # for `status --check`
-        self.membership.beat()
         if self.membership.leading():
             for kind in self.images:
                 kind.dispatch()  # polls a killed process left undispatched

@@ -1,10 +1,12 @@
 """This process among the others sharing the database (PostgreSQL; with SQLite it is alone).
 
-Every beat (the delivery cycle, every 30 s) it says it is alive and which shards it runs, takes or
+Every beat (its own job, every cluster.beat_seconds, so a long delivery never silences it) it says it is alive and which shards it runs, takes or
 renews the leader lease, releases the claims of processes that stopped beating (a successor
 re-sends them after looking in the channel, so nothing is sent twice), and sets its share of
-Discord's global send limit: the limit split evenly among the live processes, announced in the
-log whenever it changes, so the processes together stay under it.
+Discord's global send limit: the shards it delivers for, as a fraction of all shards, of the
+limit less every process's burst, announced in the log whenever it changes. The shares of the
+processes add up to at most the limit; a new process starts with the share of its own shards,
+so joining never pushes the sum over it.
 
 Only the leader polls NASA and composes digests. Each process delivers the posts of servers on
 its own shards, plus its share of the shards no live process runs (a dead process's work).
@@ -27,6 +29,7 @@ log = logging.getLogger("roverbot.cluster")
 BEAT_SECONDS = 30.0  # the delivery cycle's interval
 LEASE_SECONDS = 90.0  # a leader silent this long is replaced: well inside two poll intervals (10 min each)
 ALIVE_WITHIN = 90.0
+BURST = 1  # a clustered process's token-bucket burst (posting/delivery.py Pacer)
 FORGET_AFTER = 86400.0  # a process silent for a day leaves the status list
 
 
@@ -50,9 +53,11 @@ class Membership:
         self.alive_within = alive_within
         self.on_lead = on_lead  # taking over: finish what a dead leader left (its unfinished polls)
         self.alone = alone  # SQLite: the file lock makes this the only process; older rows are dead ones
-        self.rate = global_rate
+        self.rate = self._share(shards.count // max(1, len(shards.ids)) if shards else 1,
+                                len(shards.ids) / shards.count if shards else 1.0)
         self._leading = False
         self._serving: Shards | None = shards
+        self._since = self.now()  # shards nobody runs are adopted only once the others had time to say so
         self._orphans: list[int] = []
 
     def now(self) -> float:
@@ -68,14 +73,22 @@ class Membership:
             log.warning("%d post(s) claimed by a process that stopped are pending again (each is looked for in "
                         "its channel before any re-send)", released)
         self.cluster.forget_dead(now, FORGET_AFTER)
-        share = self.global_rate / max(1, len(alive))
+        self._serving = self._shards_to_serve(alive)
+        served = self._serving
+        share = self._share(len(alive), len(served.ids) / served.count if served else 1.0)
         if abs(share - self.rate) > 1e-9:
-            log.info("sending at %.1f/s: Discord's %.0f/s global limit shared by %d live process(es)", share,
-                     self.global_rate, len(alive))
+            log.info("sending at %.1f/s: %s of the shards, with %d live process(es) under Discord's %.0f/s global"
+                     " limit", share, str(served) if served else "all", len(alive), self.global_rate)
             self.rate = share
         if self.on_rate is not None:
             self.on_rate(self.rate)
-        self._serving = self._shards_to_serve(alive)
+
+    def _share(self, processes: int, fraction: float) -> float:
+        """This process's sends per second: its fraction of the limit left after every process's
+        token-bucket burst (each can send BURST at once on top of its rate). Alone: all of it."""
+        if self.alone:
+            return self.global_rate
+        return max(0.5, (self.global_rate - max(1, processes) * BURST) * fraction)
 
     def leading(self) -> bool:
         """Whether this process polls and composes now: the lease is renewed on the way."""
@@ -98,6 +111,8 @@ class Membership:
         if self.shards is None or self.shards.everything:
             return None
         count = self.shards.count
+        if self.now() - self._since < self.alive_within:
+            return self.shards  # just started: a process that has not beaten yet is not dead
         covered = {i for p in alive if p.shard_count == count for i in (p.shard_ids or range(count))}
         orphans = sorted(set(range(count)) - covered)
         names = sorted(p.name for p in alive) or [self.name]

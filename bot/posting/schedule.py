@@ -60,7 +60,9 @@ def build(automation: Automation, config: Config, *, start_delay: timedelta = ti
     jobs = (
         ("images", automation.images_cycle, IntervalTrigger(minutes=config.poll_interval_minutes), first),
         # Staggered first runs: a restart catches up (undelivered posts, a due digest) within seconds.
-        ("delivery", automation.delivery_cycle, IntervalTrigger(seconds=config.beat_seconds), first + timedelta(seconds=1)),
+        ("delivery", automation.delivery_cycle, IntervalTrigger(seconds=30), first + timedelta(seconds=1)),
+        # Alive, leader lease, shards served, send rate: never behind a long delivery.
+        ("beat", automation.beat_cycle, IntervalTrigger(seconds=config.beat_seconds), first),
         ("digests", automation.digest_cycle, IntervalTrigger(minutes=1), first + timedelta(seconds=3)),
         ("news", automation.news_cycle, IntervalTrigger(minutes=config.news_interval_minutes), first + timedelta(seconds=6)),
         ("retention", automation.retention_cycle, IntervalTrigger(hours=1), first + timedelta(minutes=5)),
