@@ -62,3 +62,6 @@ def setup(level: str = "info", fmt: str = "text") -> None:
     root.setLevel(level.upper())
     # httpx logs every request at INFO; that is noise at a poll every few minutes.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # "Running job …" / "executed successfully" for every run of every job (the beat and, in a
+    # cluster, the pump run every few seconds): a cycle's own lines say what it did; failures stay.
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)

@@ -30,6 +30,7 @@ BEAT_SECONDS = 30.0  # the delivery cycle's interval
 LEASE_SECONDS = 90.0  # a leader silent this long is replaced: well inside two poll intervals (10 min each)
 ALIVE_WITHIN = 90.0
 BURST = 1  # a clustered process's token-bucket burst (posting/delivery.py Pacer)
+DISCORD_GLOBAL_LIMIT = 50.0  # requests per second per bot, across every process (Discord's documented limit)
 FORGET_AFTER = 86400.0  # a process silent for a day leaves the status list
 
 
@@ -84,11 +85,14 @@ class Membership:
             self.on_rate(self.rate)
 
     def _share(self, processes: int, fraction: float) -> float:
-        """This process's sends per second: its fraction of the limit left after every process's
-        token-bucket burst (each can send BURST at once on top of its rate). Alone: all of it."""
+        """This process's sends per second: its fraction of the configured rate, less what the
+        processes' token-bucket bursts (each can send BURST at once on top of its rate) could add
+        beyond the headroom the configured rate leaves under Discord's limit. Alone: all of it."""
         if self.alone:
             return self.global_rate
-        return max(0.5, (self.global_rate - max(1, processes) * BURST) * fraction)
+        headroom = max(0.0, DISCORD_GLOBAL_LIMIT - self.global_rate)
+        reserve = max(0.0, max(1, processes) * BURST - headroom)
+        return max(0.5, (self.global_rate - reserve) * fraction)
 
     def leading(self) -> bool:
         """Whether this process polls and composes now: the lease is renewed on the way."""

@@ -21,6 +21,10 @@ from bot.config import Config
 
 log = logging.getLogger("roverbot.schedule")
 
+# Alone, a process queues what it sends and pumps right away. In a cluster the leader queues posts
+# the other processes send, and nothing wakes them: they look every second (one indexed query).
+CLUSTER_PUMP_SECONDS = 1
+
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 120}
 
 
@@ -69,6 +73,8 @@ def build(automation: Automation, config: Config, *, start_delay: timedelta = ti
         # The rover's current position (a small file); a new end-of-drive localization is a drives post.
         ("drives", automation.drives_cycle, IntervalTrigger(minutes=config.drives_interval_minutes), first + timedelta(seconds=9)),
     )
+    if not automation.alone:
+        jobs += (("pump", automation.courier.pump, IntervalTrigger(seconds=CLUSTER_PUMP_SECONDS), first),)
     for name, job, trigger, start in jobs:
         scheduler.add_job(_guarded(name, job, running), trigger, id=name, name=name, next_run_time=start, replace_existing=True,
                           **JOB_DEFAULTS)
