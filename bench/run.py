@@ -171,7 +171,7 @@ async def bench_interactions(tmp: Path) -> list[Row]:
 
     nasa_standin = NasaStandIn(records=[make_record(1500, "NAVCAM_LEFT", n=i) for i in range(600)]).start()
     discord_standin = DiscordStandIn().start()
-    config = Config(nasa_base_url=nasa_standin.url, database=tmp / "bot.sqlite3", retries=0, timeout_seconds=30)
+    config = Config(nasa_base_url=nasa_standin.url, maps_base_url=nasa_standin.url, tile_hosts=("127.0.0.1",), database=tmp / "bot.sqlite3", retries=0, timeout_seconds=30)
     rows: list[Row] = []
     async with bot_on_standins(nasa_standin, discord_standin, config, lambda: NOW) as rover:
         svc = rover.services
@@ -227,7 +227,7 @@ async def bench_posting(tmp: Path) -> list[Row]:
     nasa_standin = NasaStandIn(records=[make_record(1990, n=i) for i in range(50)]).start()
     discord_standin = DiscordStandIn().start()
     clock = _Clock(NOW)
-    config = Config(nasa_base_url=nasa_standin.url, database=tmp / "posting.sqlite3", retries=0, messages_per_hour=6,
+    config = Config(nasa_base_url=nasa_standin.url, maps_base_url=nasa_standin.url, tile_hosts=("127.0.0.1",), database=tmp / "posting.sqlite3", retries=0, messages_per_hour=6,
                     group_wait_minutes=0)  # post right after the poll: this measures grouping, not waiting
     async with bot_on_standins(nasa_standin, discord_standin, config, clock) as rover:
         svc = rover.services
@@ -317,7 +317,7 @@ async def bench_fanout(tmp: Path) -> list[Row]:
 
     serve_images(nasa_standin, recs)
     clock = _Clock(datetime(2026, 10, 1, 8, 0, tzinfo=timezone.utc))
-    config = Config(nasa_base_url=nasa_standin.url, database=tmp / "fanout.sqlite3", retries=0, image_hosts=("127.0.0.1",),
+    config = Config(nasa_base_url=nasa_standin.url, maps_base_url=nasa_standin.url, tile_hosts=("127.0.0.1",), database=tmp / "fanout.sqlite3", retries=0, image_hosts=("127.0.0.1",),
                     news_feeds=())
     async with bot_on_standins(nasa_standin, discord_standin, config, clock) as rover:
         svc = rover.services

@@ -203,7 +203,9 @@ async def dispatch(rover, payload: dict, timeout: float = 10) -> None:
 @pytest.fixture
 def config(nasa_standin, tmp_path, database):
     url = database if isinstance(database, str) else ""
-    return Config(nasa_base_url=nasa_standin.url, database=tmp_path / "roverbot.sqlite3", database_url=url, retries=0,
+    # NASA's map too points at the stand-in: no test reaches mars.nasa.gov, even for a drive line
+    return Config(nasa_base_url=nasa_standin.url, maps_base_url=nasa_standin.url, tile_hosts=("127.0.0.1",),
+                  database=tmp_path / "roverbot.sqlite3", database_url=url, retries=0,
                   timeout_seconds=5, image_hosts=("127.0.0.1",), sends_per_second=500.0, group_wait_minutes=0)
 
 

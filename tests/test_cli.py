@@ -16,7 +16,7 @@ AT = "2026-10-01T12:00:00Z"
 
 def _config(tmp_path: Path, url: str) -> Path:
     p = tmp_path / "config.toml"
-    p.write_text(f'[nasa]\nbase_url = "{url}"\nretries = 0\ntimeout_seconds = 5\n[storage]\ndatabase = "{tmp_path / "db.sqlite3"}"\n')
+    p.write_text(f'[maps]\nbase_url = "{url}"\ntile_hosts = ["127.0.0.1"]\n[nasa]\nbase_url = "{url}"\nretries = 0\ntimeout_seconds = 5\n[storage]\ndatabase = "{tmp_path / "db.sqlite3"}"\n')
     return p
 
 

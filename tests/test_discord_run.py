@@ -80,7 +80,7 @@ def _wait(predicate, timeout=20.0, what="condition"):
 def test_roverbot_run_answers_sol_3_navcam_over_the_gateway_and_stops_on_sigint(tmp_path, discord_standin, nasa_standin):
     nasa_standin.records += [make_record(3, "NAVCAM_LEFT", n=i) for i in range(6)]
     config = tmp_path / "config.toml"
-    config.write_text(f'[nasa]\nbase_url = "{nasa_standin.url}"\nretries = 0\n[storage]\ndatabase = "{tmp_path / "db.sqlite3"}"\n')
+    config.write_text(f'[maps]\nbase_url = "{nasa_standin.url}"\ntile_hosts = ["127.0.0.1"]\n[nasa]\nbase_url = "{nasa_standin.url}"\nretries = 0\n[storage]\ndatabase = "{tmp_path / "db.sqlite3"}"\n')
     proc = subprocess.Popen([sys.executable, "-m", "bot", "--config", str(config), "run"], env=_env(discord_standin),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
     try:

@@ -60,7 +60,7 @@ def test_sigkill_then_restart_delivers_exactly_once(tmp_path, discord_standin, n
     serve_images(nasa_standin, recs)
     nasa_standin.records += recs
     config = tmp_path / "config.toml"
-    config.write_text(f'[nasa]\nbase_url = "{nasa_standin.url}"\nretries = 0\nimage_hosts = ["127.0.0.1"]\n'
+    config.write_text(f'[maps]\nbase_url = "{nasa_standin.url}"\ntile_hosts = ["127.0.0.1"]\n[nasa]\nbase_url = "{nasa_standin.url}"\nretries = 0\nimage_hosts = ["127.0.0.1"]\n'
                       f'[news]\nfeeds = []\n[storage]\ndatabase = "{db}"\n[posting]\ngroup_wait_minutes = 0\n')
 
     first = _start(tmp_path, discord_standin, config, step, "first.log")

@@ -204,7 +204,7 @@ def test_database_trouble_is_one_line_naming_the_setting(tmp_path, nasa_standin,
             pytest.skip("no tmpfs mount here to make a full disk")
         mounted = db.parent
     cfg = tmp_path / "config.toml"
-    cfg.write_text(f'[nasa]\nbase_url = "{nasa_standin.url}"\nretries = 0\n[storage]\ndatabase = "{db}"\n')
+    cfg.write_text(f'[maps]\nbase_url = "{nasa_standin.url}"\ntile_hosts = ["127.0.0.1"]\n[nasa]\nbase_url = "{nasa_standin.url}"\nretries = 0\n[storage]\ndatabase = "{db}"\n')
     try:
         r = subprocess.run([sys.executable, "-m", "bot", "--config", str(cfg), "poll", "--once", "--at", AT],
                            capture_output=True, text=True, cwd=tmp_path, timeout=60)

@@ -130,7 +130,7 @@ async def test_the_digest_uses_the_days_best_panorama(connected_bot, discord_sta
 def test_preview_panorama_writes_the_picture(tmp_path, nasa_standin, scene, pan_records):
     nasa_standin.records += _arrive(pan_records, NOW - timedelta(days=1))
     config = tmp_path / "config.toml"
-    config.write_text(f'[nasa]\nbase_url = "{nasa_standin.url}"\nretries = 0\nimage_hosts = ["127.0.0.1"]\n'
+    config.write_text(f'[maps]\nbase_url = "{nasa_standin.url}"\ntile_hosts = ["127.0.0.1"]\n[nasa]\nbase_url = "{nasa_standin.url}"\nretries = 0\nimage_hosts = ["127.0.0.1"]\n'
                       f'[storage]\ndatabase = "{tmp_path / "db.sqlite3"}"\n')
     out = tmp_path / "out"
     r = subprocess.run([sys.executable, "-m", "bot", "--config", str(config), "preview", f"/panorama {SOL} navcam",
