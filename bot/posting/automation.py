@@ -44,17 +44,21 @@ class Automation:
         self.membership.beat()
         self.upkeep.recover(alone=self.alone)
 
-    async def images_cycle(self) -> CycleReport:
-        """Every rover's image poll, one after the other (each keeps its own watermark)."""
+    async def _per_rover(self, kinds: Sequence[ImagePosts | DrivePosts]) -> CycleReport:
+        """Each rover's cycle, one after the other (each keeps its own watermark), summed; only the
+        leader polls."""
         total = CycleReport()
         if not self.membership.leading():
             return total
-        for kind in self.images:
+        for kind in kinds:
             report = await kind.cycle()
             total.new += report.new
             total.queued += report.queued
             total.error = total.error or report.error
         return total
+
+    async def images_cycle(self) -> CycleReport:
+        return await self._per_rover(self.images)
 
     async def news_cycle(self) -> CycleReport:
         if not self.membership.leading():
@@ -68,15 +72,7 @@ class Automation:
         return await self.digests.cycle()
 
     async def drives_cycle(self) -> CycleReport:
-        total = CycleReport()
-        if not self.membership.leading():
-            return total
-        for kind in self.drives:
-            report = await kind.cycle()
-            total.new += report.new
-            total.queued += report.queued
-            total.error = total.error or report.error
-        return total
+        return await self._per_rover(self.drives)
 
     async def retention_cycle(self) -> dict[str, int]:
         if not self.membership.leading():
