@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Iterable, Sequence
 
 from bot.store.database import Database, _dt, _iso
@@ -13,10 +14,16 @@ _IMAGE_COLUMNS = (
     " received_utc, title, caption, credit, small, medium, large, full_res, link"
 )
 
+@functools.cache
+def _family_of(mission: str, instrument: str) -> str:
+    rover = rovers.BY_MISSION.get(mission)
+    return rover.catalogue.family_of(instrument) if rover is not None else instrument
+
+
 def _family(image: RoverImage) -> str:
-    """A picture's camera family, by its own rover's catalogue (stored with it for grouping)."""
-    rover = rovers.BY_MISSION.get(image.mission)
-    return rover.catalogue.family_of(image.instrument) if rover is not None else image.instrument
+    """A picture's camera family, by its own rover's catalogue (stored with it for grouping);
+    a few dozen (rover, camera) pairs exist, so each is looked up once."""
+    return _family_of(image.mission, image.instrument)
 
 
 class Images:
