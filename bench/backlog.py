@@ -49,7 +49,7 @@ def _run(tmp: Path, clock: SimClock, nasa, ds: CountingDiscord, records: int, ch
     restart_at = clock.now + DOWNTIME + TICK
     digest_at = restart_at + timedelta(hours=1)
     settings = {"now": clock.ts(), "api_base": ds.api_base, "gateway_url": ds.gateway_url,
-                "config": {"nasa_base_url": nasa.url, "database": str(tmp / "backlog.sqlite3"), "retries": 1,
+                "config": {"nasa_base_url": nasa.url, "maps_base_url": nasa.url, "database": str(tmp / "backlog.sqlite3"), "retries": 1,
                            "image_hosts": ["127.0.0.1"], "news_feeds": [], "messages_per_hour": 6}}
     bot = BotProcess(settings).start()
     bot.call("step", now=clock.ts(), images=True, delivery=False)  # baseline

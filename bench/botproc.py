@@ -57,7 +57,7 @@ async def _main(conn, s: dict) -> None:
     clock = Clock(s["now"])
     cfg = dict(s["config"])
     cfg["database"] = Path(cfg["database"])
-    for k in ("news_feeds", "image_hosts"):
+    for k in ("news_feeds", "image_hosts", "tile_hosts"):
         if k in cfg:
             cfg[k] = tuple(cfg[k])
     config = Config(**cfg)

@@ -35,7 +35,7 @@ def bench_busy_channel(tmp: Path, chatter: int = 600) -> list[Row]:
             nasa.records += [make_record(FIRST_SOL, n=i, host=nasa.url, received=clock.now - timedelta(hours=2)) for i in range(5)]
             ch = ds.add_channel("busy")
             settings = {"now": clock.ts(), "api_base": ds.api_base, "gateway_url": ds.gateway_url,
-                        "config": {"nasa_base_url": nasa.url, "database": str(tmp / "busy.sqlite3"), "retries": 0,
+                        "config": {"nasa_base_url": nasa.url, "maps_base_url": nasa.url, "database": str(tmp / "busy.sqlite3"), "retries": 0,
                                    "image_hosts": ["127.0.0.1"], "news_feeds": [], "group_wait_minutes": 0}}
             bot = BotProcess(settings).start()
             bot.call("step", now=clock.ts(), images=True, delivery=False)  # baseline

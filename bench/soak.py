@@ -161,7 +161,7 @@ def _run(tmp, out: Outcome, nasa, ds, clock: SimClock, start: datetime, rng: ran
     channels = [ds.add_channel(f"mars-{i}") for i in range(out.channels)]  # before the bot connects: in GUILD_CREATE
     db_path = tmp / ("downtime.sqlite3" if restarts else "soak.sqlite3")
     settings = {"now": clock.ts(), "api_base": ds.api_base, "gateway_url": ds.gateway_url,
-                "config": {"nasa_base_url": nasa.url, "database": str(db_path), "retries": 1, "image_hosts": ["127.0.0.1"],
+                "config": {"nasa_base_url": nasa.url, "maps_base_url": nasa.url, "database": str(db_path), "retries": 1, "image_hosts": ["127.0.0.1"],
                            "news_feeds": [nasa.url + feed_path], "messages_per_hour": 6, **overrides}}
     wall0 = time.perf_counter()
     bot = BotProcess(settings).start()
