@@ -67,8 +67,7 @@ class Automation:
 
     async def digest_cycle(self) -> int:
         if not self.membership.leading():
-            await self.courier.pump()  # the leader queues; every process delivers its servers' digests
-            return 0
+            return 0  # the leader queues; every process's pump job delivers its servers' digests
         return await self.digests.cycle()
 
     async def drives_cycle(self) -> CycleReport:

@@ -26,7 +26,6 @@ class Process:
     started_at: float
     heartbeat_at: float
     send_rate: float
-    leader: bool = False
 
 
 class Cluster:
@@ -49,9 +48,7 @@ class Cluster:
         self.db.execute("DELETE FROM leases WHERE holder = ?", (name,))
 
     def processes(self) -> list[Process]:
-        holder = self.leader()
-        return [Process(r[0], r[1], tuple(int(x) for x in r[2].split("|") if x), int(r[3]), r[4], r[5], r[6],
-                        r[0] == holder)
+        return [Process(r[0], r[1], tuple(int(x) for x in r[2].split("|") if x), int(r[3]), r[4], r[5], r[6])
                 for r in self.db.execute("SELECT name, shards, shard_ids, shard_count, started_at, heartbeat_at,"
                                          " send_rate FROM processes ORDER BY name")]
 
